@@ -1,0 +1,1 @@
+// The augment capability; see the folder's modules.

@@ -1,0 +1,1 @@
+// The backend capability; see the folder's modules.

@@ -1,0 +1,1 @@
+// The cli capability; see the folder's modules.

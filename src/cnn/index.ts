@@ -1,0 +1,1 @@
+// The cnn capability; see the folder's modules.

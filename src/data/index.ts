@@ -1,0 +1,1 @@
+// The data capability; see the folder's modules.

@@ -1,0 +1,1 @@
+// The knn capability; see the folder's modules.

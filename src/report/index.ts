@@ -1,0 +1,1 @@
+// The report capability; see the folder's modules.
