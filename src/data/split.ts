@@ -1,0 +1,214 @@
+import * as tf from '@tensorflow/tfjs-core';
+import seedrandom from 'seedrandom';
+import { FashionMnistError } from '../errors.js';
+import { checkBoolean, checkNumber, mergeOptions } from '../internal/validate.js';
+import { NUM_CLASSES } from './catalog.js';
+import type { IdxArray } from './idx.js';
+
+/**
+ * One split of the data set, kept as compact bytes: `images` holds `count` images of `height × width`
+ * pixels, row-major, values 0..255; `labels[i]` is the class of image `i` (see `CLASS_NAMES`).
+ */
+export interface Split {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * Builds a {@link Split} from decoded IDX images (`uint8 [N, H, W]`) and labels (`uint8 [N]`), checking that
+ * they fit together.
+ *
+ * @example
+ * ```ts
+ * const split = splitFromIdx(await parseIdx(imageBytes), await parseIdx(labelBytes));
+ * ```
+ */
+export function splitFromIdx(images: IdxArray, labels: IdxArray, name = 'split'): Split {
+  if (images.dtype !== 'uint8' || images.shape.length !== 3) {
+    throw new FashionMnistError(
+      'COUNT_MISMATCH',
+      `${name}: images must be uint8 [N, height, width], received ${images.dtype} [${images.shape.join(', ')}]`,
+    );
+  }
+  if (labels.dtype !== 'uint8' || labels.shape.length !== 1) {
+    throw new FashionMnistError(
+      'COUNT_MISMATCH',
+      `${name}: labels must be uint8 [N], received ${labels.dtype} [${labels.shape.join(', ')}]`,
+    );
+  }
+  const [count, height, width] = images.shape;
+  if (labels.shape[0] !== count) {
+    throw new FashionMnistError(
+      'COUNT_MISMATCH',
+      `${name}: ${count} images but ${labels.shape[0]} labels; the image and label files must come from the same split`,
+    );
+  }
+  const labelData = labels.data as Uint8Array;
+  for (let i = 0; i < count; i++) {
+    if (labelData[i] >= NUM_CLASSES) {
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `${name}: label ${labelData[i]} at index ${i} is not a class 0..9`,
+      );
+    }
+  }
+  return { images: images.data as Uint8Array, labels: labelData, count, height, width };
+}
+
+/**
+ * A contiguous range of a split, as views on the same memory (no copy).
+ *
+ * @example
+ * ```ts
+ * const first1000 = subset(data.test, 0, 1000);
+ * ```
+ */
+export function subset(split: Split, start: number, end: number = split.count): Split {
+  checkNumber('subset', 'start', start, { integer: true, min: 0, max: split.count });
+  checkNumber('subset', 'end', end, { integer: true, min: start, max: split.count });
+  const px = split.height * split.width;
+  return {
+    images: split.images.subarray(start * px, end * px),
+    labels: split.labels.subarray(start, end),
+    count: end - start,
+    height: split.height,
+    width: split.width,
+  };
+}
+
+/**
+ * A new split holding the chosen rows, in the order given (copies only those rows).
+ *
+ * @example
+ * ```ts
+ * const some = take(data.train, [5, 1, 42]);
+ * ```
+ */
+export function take(split: Split, indices: ArrayLike<number>): Split {
+  const px = split.height * split.width;
+  const images = new Uint8Array(indices.length * px);
+  const labels = new Uint8Array(indices.length);
+  for (let j = 0; j < indices.length; j++) {
+    const i = indices[j];
+    if (!Number.isInteger(i) || i < 0 || i >= split.count) {
+      throw new RangeError(`take: index ${i} at position ${j} is outside 0..${split.count - 1}`);
+    }
+    images.set(split.images.subarray(i * px, (i + 1) * px), j * px);
+    labels[j] = split.labels[i];
+  }
+  return { images, labels, count: indices.length, height: split.height, width: split.width };
+}
+
+/** Options of {@link toTensors}. */
+export interface ToTensorsOptions {
+  /** Scale pixels to [0, 1] (default) or keep raw 0..255 values. */
+  normalize?: boolean;
+  /** Labels as one-hot float32 `[N, 10]` instead of int32 `[N]`. */
+  oneHot?: boolean;
+}
+
+const TO_TENSORS_DEFAULTS: Readonly<Required<ToTensorsOptions>> = Object.freeze({
+  normalize: true,
+  oneHot: false,
+});
+
+/**
+ * Tensors for a split: `xs` float32 `[N, H, W, 1]` and `ys` int32 `[N]` (or one-hot float32 `[N, 10]`).
+ * The caller owns both tensors and must dispose them.
+ *
+ * @example
+ * ```ts
+ * const { xs, ys } = toTensors(subset(data.test, 0, 100), { oneHot: true });
+ * // … use them …
+ * tf.dispose([xs, ys]);
+ * ```
+ */
+export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Tensor4D; ys: tf.Tensor } {
+  const opts = mergeOptions('toTensors', TO_TENSORS_DEFAULTS, options);
+  checkBoolean('toTensors', 'normalize', opts.normalize);
+  checkBoolean('toTensors', 'oneHot', opts.oneHot);
+  const n = split.count;
+  const px = split.height * split.width;
+  const pixels = new Float32Array(n * px);
+  const scale = opts.normalize ? 1 / 255 : 1;
+  const src = split.images;
+  for (let i = 0; i < n * px; i++) pixels[i] = src[i] * scale;
+  const xs = tf.tensor4d(pixels, [n, split.height, split.width, 1], 'float32');
+  const labels = Int32Array.from(split.labels.subarray(0, n));
+  const ys = opts.oneHot
+    ? tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES), 'float32'))
+    : tf.tensor1d(labels, 'int32');
+  return { xs, ys };
+}
+
+/** Options of {@link batchIndices}. */
+export interface BatchOptions {
+  /** Images per batch (the last batch may be smaller). */
+  batchSize?: number;
+  /** Visit the images in a random order. */
+  shuffle?: boolean;
+  /** Seed for the shuffle; the same seed gives the same order on every platform. */
+  seed?: string | number;
+  /** Drop a last batch smaller than `batchSize`. */
+  dropRemainder?: boolean;
+}
+
+const BATCH_DEFAULTS: Readonly<BatchOptions> = Object.freeze({
+  batchSize: 64,
+  shuffle: true,
+  seed: undefined,
+  dropRemainder: false,
+});
+
+/**
+ * A seeded Fisher–Yates permutation of `0..n-1`.
+ *
+ * @example
+ * ```ts
+ * permutation(5, 'seed'); // e.g. Int32Array [3, 0, 4, 1, 2], the same every time
+ * ```
+ */
+export function permutation(n: number, seed?: string | number): Int32Array {
+  const rng = seedrandom(seed === undefined ? undefined : String(seed));
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+/**
+ * Yields the indices of each batch of a split (shuffled with a seed when asked), so a training loop can build
+ * one batch of tensors at a time instead of copying the whole split; combine with {@link take} and
+ * {@link toTensors}.
+ *
+ * @example
+ * ```ts
+ * for (const idx of batchIndices(data.train.count, { batchSize: 64, seed: 1 })) {
+ *   const { xs, ys } = toTensors(take(data.train, idx), { oneHot: true });
+ *   // … train …
+ *   tf.dispose([xs, ys]);
+ * }
+ * ```
+ */
+export function* batchIndices(count: number, options?: BatchOptions): Generator<Int32Array> {
+  const opts = mergeOptions('batchIndices', BATCH_DEFAULTS, options);
+  const size = checkNumber('batchIndices', 'batchSize', opts.batchSize, { integer: true, min: 1 });
+  checkBoolean('batchIndices', 'shuffle', opts.shuffle);
+  checkBoolean('batchIndices', 'dropRemainder', opts.dropRemainder);
+  let order: Int32Array;
+  if (opts.shuffle) order = permutation(count, opts.seed);
+  else order = Int32Array.from({ length: count }, (_, i) => i);
+  for (let start = 0; start < count; start += size) {
+    const end = Math.min(start + size, count);
+    if (opts.dropRemainder && end - start < size) return;
+    yield order.subarray(start, end);
+  }
+}
