@@ -39,6 +39,11 @@ export interface LoadNodeOptions {
   /** Verify SHA-256 of every decompressed file (default `true`). */
   verify?: boolean;
   onProgress?: ProgressCallback;
+  /**
+   * The table of files to load (default: the full Fashion-MNIST). Another IDX data set laid out the same way
+   * (MNIST, KMNIST) can be described by its own table; Debian's directory is only consulted for Fashion-MNIST.
+   */
+  dataset?: DatasetSpec;
 }
 
 const NODE_DEFAULTS: Readonly<LoadNodeOptions> = Object.freeze({
@@ -50,6 +55,7 @@ const NODE_DEFAULTS: Readonly<LoadNodeOptions> = Object.freeze({
   fallbackToSample: false,
   verify: true,
   onProgress: undefined,
+  dataset: undefined,
 });
 
 /**
@@ -228,7 +234,7 @@ export async function loadFashionMnist(options?: LoadNodeOptions): Promise<Fashi
   checkBoolean('loadFashionMnist', 'fallbackToSample', opts.fallbackToSample);
   checkBoolean('loadFashionMnist', 'verify', opts.verify);
   checkFunction('loadFashionMnist', 'onProgress', opts.onProgress);
-  const spec = FASHION_MNIST;
+  const spec = opts.dataset ?? FASHION_MNIST;
   const tried: string[] = [];
 
   // An explicit directory is the caller's decision: use it or fail, never fall through to something else.
@@ -260,7 +266,7 @@ export async function loadFashionMnist(options?: LoadNodeOptions): Promise<Fashi
   }
   tried.push('FASHION_MNIST_DIR (not set)');
 
-  const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  const cacheDir = resolve(opts.cacheDir ?? join(defaultCacheDir(), spec === FASHION_MNIST ? '' : spec.id));
   if (hasAll(cacheDir, spec)) {
     try {
       return await loadDir(cacheDir, spec, { kind: 'cache', location: cacheDir }, opts);
@@ -271,9 +277,10 @@ export async function loadFashionMnist(options?: LoadNodeOptions): Promise<Fashi
     }
   } else tried.push(`${cacheDir} (the cache: empty)`);
 
-  if (hasAll(DEBIAN_DIR, spec))
-    return loadDir(DEBIAN_DIR, spec, { kind: 'debian', location: DEBIAN_DIR }, opts);
-  tried.push(`${DEBIAN_DIR} (Debian's dataset-fashion-mnist: not installed)`);
+  if (spec === FASHION_MNIST) {
+    if (hasAll(DEBIAN_DIR, spec)) return loadDir(DEBIAN_DIR, spec, { kind: 'debian', location: DEBIAN_DIR }, opts);
+    tried.push(`${DEBIAN_DIR} (Debian's dataset-fashion-mnist: not installed)`);
+  }
 
   if (opts.download) {
     const mirrors = opts.mirrors ?? spec.mirrors;

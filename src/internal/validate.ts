@@ -7,7 +7,8 @@ export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (Array.isArray(value)) return `array(${value.length})`;
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as ArrayLike<number>).length})`;
+  if (ArrayBuffer.isView(value))
+    return `${value.constructor.name}(${(value as unknown as ArrayLike<number>).length})`;
   return typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
 }
 
@@ -57,7 +58,12 @@ export function checkBoolean(where: string, name: string, value: unknown): boole
 }
 
 /** Checks that `value` is one of `allowed`; returns it. */
-export function checkOneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[]): T {
+export function checkOneOf<T extends string>(
+  where: string,
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
   if (typeof value !== 'string') {
     throw new TypeError(
       `${where}: option '${name}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, received ${show(value)}`,

@@ -1,0 +1,118 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FashionMnistError } from '../../src/errors.js';
+import { encodeIdx, parseIdxBytes } from '../../src/data/idx.js';
+import { batchIndices, permutation, type Split, splitFromIdx, subset, take, toTensors } from '../../src/data/split.js';
+import { BACKENDS, useBackend } from '../helpers/backends.js';
+
+function split(n: number): Split {
+  return {
+    images: Uint8Array.from({ length: n * 784 }, (_, i) => i % 256),
+    labels: Uint8Array.from({ length: n }, (_, i) => i % 10),
+    count: n,
+    height: 28,
+    width: 28,
+  };
+}
+
+describe('splitFromIdx', () => {
+  const imgs = (n: number) => parseIdxBytes(encodeIdx({ dtype: 'uint8', shape: [n, 28, 28], data: new Uint8Array(n * 784) }));
+  const labs = (v: number[]) => parseIdxBytes(encodeIdx({ dtype: 'uint8', shape: [v.length], data: Uint8Array.from(v) }));
+  it('builds a split', () => {
+    const s = splitFromIdx(imgs(2), labs([3, 4]));
+    expect(s.count).toBe(2);
+    expect([s.height, s.width]).toEqual([28, 28]);
+  });
+  it('rejects image/label count mismatch', () => {
+    expect(() => splitFromIdx(imgs(3), labs([1, 2]), 'train')).toThrow(/train: 3 images but 2 labels/);
+    try {
+      splitFromIdx(imgs(3), labs([1, 2]));
+    } catch (e) {
+      expect((e as FashionMnistError).code).toBe('COUNT_MISMATCH');
+    }
+  });
+  it('rejects labels outside 0..9 and images of the wrong rank', () => {
+    expect(() => splitFromIdx(imgs(1), labs([10]))).toThrow(/label 10 at index 0/);
+    expect(() => splitFromIdx(labs([1]), labs([1]))).toThrow(/images must be uint8 \[N, height, width\]/);
+  });
+});
+
+describe('subset and take', () => {
+  const s = split(10);
+  it('subset is a view', () => {
+    const v = subset(s, 2, 5);
+    expect(v.count).toBe(3);
+    expect(v.images.buffer).toBe(s.images.buffer);
+    expect(Array.from(v.labels)).toEqual([2, 3, 4]);
+    expect(v.images[0]).toBe(s.images[2 * 784]);
+  });
+  it('subset validates its range', () => {
+    expect(() => subset(s, 5, 4)).toThrow(RangeError);
+    expect(() => subset(s, 0, 11)).toThrow(RangeError);
+    expect(() => subset(s, 1.5)).toThrow(RangeError);
+  });
+  it('take copies the chosen rows in order', () => {
+    const t = take(s, [7, 1]);
+    expect(Array.from(t.labels)).toEqual([7, 1]);
+    expect(t.images[0]).toBe(s.images[7 * 784]);
+    expect(t.images.buffer).not.toBe(s.images.buffer);
+    expect(() => take(s, [10])).toThrow(/index 10 at position 0/);
+  });
+});
+
+describe('permutation and batchIndices', () => {
+  it('is a seeded permutation', () => {
+    const a = permutation(100, 1);
+    expect(Array.from(a).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(Array.from(permutation(100, 1))).toEqual(Array.from(a));
+    expect(Array.from(permutation(100, 2))).not.toEqual(Array.from(a));
+  });
+  it('covers every index once, in batches', () => {
+    const seen: number[] = [];
+    const sizes: number[] = [];
+    for (const b of batchIndices(10, { batchSize: 4, seed: 's' })) {
+      sizes.push(b.length);
+      seen.push(...b);
+    }
+    expect(sizes).toEqual([4, 4, 2]);
+    expect(seen.sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect([...batchIndices(10, { batchSize: 4, dropRemainder: true })].length).toBe(2);
+    expect(Array.from([...batchIndices(3, { shuffle: false })][0])).toEqual([0, 1, 2]);
+  });
+  it('validates options', () => {
+    expect(() => [...batchIndices(3, { batchSize: 0 })]).toThrow(RangeError);
+    expect(() => [...batchIndices(3, { batchSize: '2' as unknown as number })]).toThrow(TypeError);
+    expect(() => [...batchIndices(3, { batchsize: 2 } as never)]).toThrow(/unknown option 'batchsize'/);
+  });
+});
+
+describe.each(BACKENDS)('toTensors on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
+  it('normalises, shapes and labels', () => {
+    const s = split(3);
+    const before = tf.memory().numTensors;
+    const { xs, ys } = toTensors(s);
+    expect(xs.shape).toEqual([3, 28, 28, 1]);
+    expect(xs.dtype).toBe('float32');
+    expect(ys.dtype).toBe('int32');
+    expect(Array.from(ys.dataSync())).toEqual([0, 1, 2]);
+    const x = xs.dataSync();
+    expect(x[255]).toBeCloseTo(1, 6);
+    expect(x[1]).toBeCloseTo(1 / 255, 6);
+    tf.dispose([xs, ys]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+  it('raw pixels and one-hot labels, without leaks', () => {
+    const before = tf.memory().numTensors;
+    const { xs, ys } = toTensors(split(2), { normalize: false, oneHot: true });
+    expect(xs.dataSync()[255]).toBe(255);
+    expect(ys.shape).toEqual([2, 10]);
+    expect(ys.dtype).toBe('float32');
+    expect(Array.from(ys.dataSync()).slice(0, 12)).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    tf.dispose([xs, ys]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+  it('rejects bad options', () => {
+    expect(() => toTensors(split(1), { normalize: 1 as unknown as boolean })).toThrow(TypeError);
+  });
+});
