@@ -28,5 +28,9 @@ const l = median(load);
 const n = median(loadNoVerify);
 console.log(`data set: ${dir} (median of ${runs} runs, Node ${process.version})`);
 console.log(`read the four .gz files:            ${r.toFixed(0)} ms`);
-console.log(`loadFashionMnist (verify, default): ${l.toFixed(0)} ms  -> ${(l - r).toFixed(0)} ms beyond reading`);
-console.log(`loadFashionMnist (verify: false):   ${n.toFixed(0)} ms  -> ${(n - r).toFixed(0)} ms beyond reading`);
+console.log(
+  `loadFashionMnist (verify, default): ${l.toFixed(0)} ms  -> ${(l - r).toFixed(0)} ms beyond reading`,
+);
+console.log(
+  `loadFashionMnist (verify: false):   ${n.toFixed(0)} ms  -> ${(n - r).toFixed(0)} ms beyond reading`,
+);

@@ -2,3 +2,4 @@
 export * from './index.js';
 export { DEBIAN_DIR, defaultCacheDir, loadFashionMnist, loadSample, packageRoot } from './data/node.js';
 export type { LoadNodeOptions } from './data/node.js';
+export { decodePng, encodePng, writePng } from './report/png.js';

@@ -133,10 +133,11 @@ export function parseIdxBytes(bytes: Uint8Array, name = 'input'): IdxArray {
 function readValues(view: DataView, offset: number, count: number, dtype: IdxDtype, bytes: Uint8Array) {
   switch (dtype) {
     case 'uint8':
-      // A copy rather than a view so that the (often much larger) compressed buffer can be freed.
-      return bytes.slice(offset, offset + count);
+      // A plain copy, not a view: the caller may hold a Node Buffer (whose slice() is a view) or a larger buffer
+      // that should be freed, and users must be able to write into the result without touching the source.
+      return new Uint8Array(bytes.subarray(offset, offset + count));
     case 'int8':
-      return new Int8Array(bytes.slice(offset, offset + count).buffer);
+      return new Int8Array(new Uint8Array(bytes.subarray(offset, offset + count)).buffer);
     case 'int16': {
       const out = new Int16Array(count);
       for (let i = 0; i < count; i++) out[i] = view.getInt16(offset + 2 * i, false);

@@ -278,7 +278,8 @@ export async function loadFashionMnist(options?: LoadNodeOptions): Promise<Fashi
   } else tried.push(`${cacheDir} (the cache: empty)`);
 
   if (spec === FASHION_MNIST) {
-    if (hasAll(DEBIAN_DIR, spec)) return loadDir(DEBIAN_DIR, spec, { kind: 'debian', location: DEBIAN_DIR }, opts);
+    if (hasAll(DEBIAN_DIR, spec))
+      return loadDir(DEBIAN_DIR, spec, { kind: 'debian', location: DEBIAN_DIR }, opts);
     tried.push(`${DEBIAN_DIR} (Debian's dataset-fashion-mnist: not installed)`);
   }
 

@@ -28,7 +28,14 @@ describe('IDX round trip', () => {
   for (const dtype of Object.keys(samples) as IdxDtype[]) {
     for (const shape of [[6], [2, 3], [1, 2, 3], [3, 1, 2, 1]]) {
       it(`${dtype} rank ${shape.length}, raw and gzip`, async () => {
-        const Ctor = { uint8: Uint8Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[dtype];
+        const Ctor = {
+          uint8: Uint8Array,
+          int8: Int8Array,
+          int16: Int16Array,
+          int32: Int32Array,
+          float32: Float32Array,
+          float64: Float64Array,
+        }[dtype];
         const data = Ctor.from(samples[dtype]);
         const bytes = encodeIdx({ dtype, shape, data });
         expect(bytes[2]).toBe({ uint8: 8, int8: 9, int16: 11, int32: 12, float32: 13, float64: 14 }[dtype]);
@@ -85,12 +92,16 @@ describe('IDX bad input', () => {
     await expectCode(parseIdx(new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1])), 'BAD_SHAPE');
   });
   it('truncated gzip', async () => {
-    const gz = new Uint8Array(gzipSync(encodeIdx({ dtype: 'uint8', shape: [1000], data: new Uint8Array(1000).fill(7) })));
+    const gz = new Uint8Array(
+      gzipSync(encodeIdx({ dtype: 'uint8', shape: [1000], data: new Uint8Array(1000).fill(7) })),
+    );
     const e = await expectCode(parseIdx(gz.subarray(0, gz.length - 10), 'a.gz'), 'BAD_GZIP');
     expect(e.message).toContain('a.gz');
   });
   it('corrupt gzip', async () => {
-    const gz = new Uint8Array(gzipSync(encodeIdx({ dtype: 'uint8', shape: [64], data: new Uint8Array(64).fill(1) })));
+    const gz = new Uint8Array(
+      gzipSync(encodeIdx({ dtype: 'uint8', shape: [64], data: new Uint8Array(64).fill(1) })),
+    );
     gz[12] ^= 0xff;
     gz[13] ^= 0xff;
     await expectCode(parseIdx(gz, 'b.gz'), 'BAD_GZIP');
@@ -105,5 +116,15 @@ describe('sha256Hex', () => {
     expect(await sha256Hex(new TextEncoder().encode('abc'))).toBe(
       'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
     );
+  });
+});
+
+describe('decoded data is a plain copy', () => {
+  it('even from a Node Buffer, whose slice() would be a view', async () => {
+    const bytes = Buffer.from(encodeIdx({ dtype: 'uint8', shape: [3], data: Uint8Array.from([1, 2, 3]) }));
+    const out = parseIdxBytes(bytes);
+    expect(Buffer.isBuffer(out.data)).toBe(false);
+    out.data[0] = 99;
+    expect(bytes[8]).toBe(1);
   });
 });

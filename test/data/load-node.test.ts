@@ -42,7 +42,11 @@ describe('Node loader sources', () => {
 
   it('FASHION_MNIST_DIR comes before the cache', async () => {
     process.env.FASHION_MNIST_DIR = writeTinyDataset(ds);
-    const data = await loadFashionMnist({ dataset: ds.spec, cacheDir: writeTinyDataset(ds), download: false });
+    const data = await loadFashionMnist({
+      dataset: ds.spec,
+      cacheDir: writeTinyDataset(ds),
+      download: false,
+    });
     expect(data.source.kind).toBe('env');
   });
 
@@ -53,7 +57,9 @@ describe('Node loader sources', () => {
   });
 
   it('says where it looked and how to get the data', async () => {
-    const err = await loadFashionMnist({ dataset: ds.spec, cacheDir: tmp(), download: false }).catch((e) => e);
+    const err = await loadFashionMnist({ dataset: ds.spec, cacheDir: tmp(), download: false }).catch(
+      (e) => e,
+    );
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toContain('FASHION_MNIST_DIR');
     expect(err.message).toContain('apt-get install dataset-fashion-mnist');
@@ -61,7 +67,12 @@ describe('Node loader sources', () => {
   });
 
   it('falls back to the embedded sample only when asked', async () => {
-    const data = await loadFashionMnist({ dataset: ds.spec, cacheDir: tmp(), download: false, fallbackToSample: true });
+    const data = await loadFashionMnist({
+      dataset: ds.spec,
+      cacheDir: tmp(),
+      download: false,
+      fallbackToSample: true,
+    });
     expect(data.isSample).toBe(true);
     expect(data.source.kind).toBe('sample');
   });
@@ -98,7 +109,11 @@ describe('download into the cache', () => {
 
   it('tries the next mirror when one fails', async () => {
     for (const [name, body] of ds.gz) server.routes.set(`/m2/${name}`, { kind: 'bytes', body });
-    const data = await loadFashionMnist({ dataset: spec, cacheDir: tmp(), mirrors: [`${server.url}none/`, `${server.url}m2/`] });
+    const data = await loadFashionMnist({
+      dataset: spec,
+      cacheDir: tmp(),
+      mirrors: [`${server.url}none/`, `${server.url}m2/`],
+    });
     expect(data.train.count).toBe(5);
   });
 
@@ -107,7 +122,9 @@ describe('download into the cache', () => {
     const name = 't10k-images-idx3-ubyte.gz';
     server.routes.set(`/m3/${name}`, { kind: 'cut', body: ds.gz.get(name)!, after: 20 });
     const cacheDir = tmp();
-    const err = await loadFashionMnist({ dataset: spec, cacheDir, mirrors: [`${server.url}m3/`] }).catch((e) => e);
+    const err = await loadFashionMnist({ dataset: spec, cacheDir, mirrors: [`${server.url}m3/`] }).catch(
+      (e) => e,
+    );
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toContain(name);
     const left = readdirSync(cacheDir);
@@ -119,9 +136,14 @@ describe('download into the cache', () => {
 
   it('content with the wrong checksum is never written to the cache', async () => {
     for (const [name, body] of ds.gz) server.routes.set(`/m4/${name}`, { kind: 'bytes', body });
-    server.routes.set('/m4/train-labels-idx1-ubyte.gz', { kind: 'bytes', body: ds.gz.get('t10k-labels-idx1-ubyte.gz')! });
+    server.routes.set('/m4/train-labels-idx1-ubyte.gz', {
+      kind: 'bytes',
+      body: ds.gz.get('t10k-labels-idx1-ubyte.gz')!,
+    });
     const cacheDir = tmp();
-    const err = await loadFashionMnist({ dataset: spec, cacheDir, mirrors: [`${server.url}m4/`] }).catch((e) => e);
+    const err = await loadFashionMnist({ dataset: spec, cacheDir, mirrors: [`${server.url}m4/`] }).catch(
+      (e) => e,
+    );
     expect(err.message).toMatch(/SHA-256 of the decompressed content is [0-9a-f]{64}, expected/);
     expect(existsSync(join(cacheDir, 'train-labels-idx1-ubyte.gz'))).toBe(false);
   });
@@ -143,7 +165,8 @@ describe('embedded sample', () => {
     const s = await loadSample();
     expect(s.isSample).toBe(true);
     expect([s.train.count, s.test.count]).toEqual([6000, 1000]);
-    const perClass = (labels: Uint8Array) => Array.from({ length: 10 }, (_, c) => labels.filter((l) => l === c).length);
+    const perClass = (labels: Uint8Array) =>
+      Array.from({ length: 10 }, (_, c) => labels.filter((l) => l === c).length);
     expect(perClass(s.train.labels)).toEqual(Array(10).fill(600));
     expect(perClass(s.test.labels)).toEqual(Array(10).fill(100));
     expect(SAMPLE.files.map((f) => f.name)).toEqual(FASHION_MNIST.files.map((f) => f.name));

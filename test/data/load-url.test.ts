@@ -14,21 +14,28 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 function serveAll(prefix: string, mutate?: (name: string, b: Uint8Array) => Uint8Array) {
-  for (const [name, bytes] of ds.gz) server.routes.set(`${prefix}${name}`, { kind: 'bytes', body: mutate ? mutate(name, bytes) : bytes });
+  for (const [name, bytes] of ds.gz)
+    server.routes.set(`${prefix}${name}`, { kind: 'bytes', body: mutate ? mutate(name, bytes) : bytes });
 }
 
 describe('loadFashionMnist from a URL (real HTTP server on 127.0.0.1)', () => {
   it('loads, verifies and reports progress', async () => {
     serveAll('/ok/');
     const events: LoadProgress[] = [];
-    const data = await loadFashionMnist({ baseUrl: `${server.url}ok`, dataset: ds.spec, onProgress: (p) => events.push(p) });
+    const data = await loadFashionMnist({
+      baseUrl: `${server.url}ok`,
+      dataset: ds.spec,
+      onProgress: (p) => events.push(p),
+    });
     expect(data.source).toEqual({ kind: 'url', location: `${server.url}ok/` });
     expect(data.train.count).toBe(6);
     expect(data.test.count).toBe(4);
     expect(Array.from(data.train.labels)).toEqual(Array.from(ds.train.labels));
     expect(Array.from(data.test.images)).toEqual(Array.from(ds.test.images));
     expect(events.filter((e) => e.phase === 'done').map((e) => e.filesDone)).toEqual([1, 2, 3, 4]);
-    expect(events.some((e) => e.phase === 'read' && e.total !== undefined && e.loaded === e.total)).toBe(true);
+    expect(events.some((e) => e.phase === 'read' && e.total !== undefined && e.loaded === e.total)).toBe(
+      true,
+    );
   });
 
   it('serves uncompressed files too', async () => {
@@ -38,7 +45,9 @@ describe('loadFashionMnist from a URL (real HTTP server on 127.0.0.1)', () => {
   });
 
   it('names the file, expected and actual hash on a checksum mismatch', async () => {
-    serveAll('/bad/', (name, b) => (name.startsWith('t10k-labels') ? ds.gz.get('train-labels-idx1-ubyte.gz')! : b));
+    serveAll('/bad/', (name, b) =>
+      name.startsWith('t10k-labels') ? ds.gz.get('train-labels-idx1-ubyte.gz')! : b,
+    );
     const err = await loadFashionMnist({ baseUrl: `${server.url}bad/`, dataset: ds.spec }).catch((e) => e);
     expect(err).toBeInstanceOf(FashionMnistError);
     expect(err.code).toBe('CHECKSUM_MISMATCH');
@@ -47,7 +56,9 @@ describe('loadFashionMnist from a URL (real HTTP server on 127.0.0.1)', () => {
   });
 
   it('reports HTTP errors with the URL', async () => {
-    const err = await loadFashionMnist({ baseUrl: `${server.url}missing/`, dataset: ds.spec }).catch((e) => e);
+    const err = await loadFashionMnist({ baseUrl: `${server.url}missing/`, dataset: ds.spec }).catch(
+      (e) => e,
+    );
     expect(err.code).toBe('DOWNLOAD_FAILED');
     expect(err.message).toContain(`${server.url}missing/train-images-idx3-ubyte.gz: HTTP 404`);
   });

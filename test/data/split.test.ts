@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FashionMnistError } from '../../src/errors.js';
 import { encodeIdx, parseIdxBytes } from '../../src/data/idx.js';
-import { batchIndices, permutation, type Split, splitFromIdx, subset, take, toTensors } from '../../src/data/split.js';
+import {
+  batchIndices,
+  permutation,
+  type Split,
+  splitFromIdx,
+  subset,
+  take,
+  toTensors,
+} from '../../src/data/split.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
 function split(n: number): Split {
@@ -16,8 +24,10 @@ function split(n: number): Split {
 }
 
 describe('splitFromIdx', () => {
-  const imgs = (n: number) => parseIdxBytes(encodeIdx({ dtype: 'uint8', shape: [n, 28, 28], data: new Uint8Array(n * 784) }));
-  const labs = (v: number[]) => parseIdxBytes(encodeIdx({ dtype: 'uint8', shape: [v.length], data: Uint8Array.from(v) }));
+  const imgs = (n: number) =>
+    parseIdxBytes(encodeIdx({ dtype: 'uint8', shape: [n, 28, 28], data: new Uint8Array(n * 784) }));
+  const labs = (v: number[]) =>
+    parseIdxBytes(encodeIdx({ dtype: 'uint8', shape: [v.length], data: Uint8Array.from(v) }));
   it('builds a split', () => {
     const s = splitFromIdx(imgs(2), labs([3, 4]));
     expect(s.count).toBe(2);

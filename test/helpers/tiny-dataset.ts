@@ -29,15 +29,52 @@ export function makeTinyDataset(nTrain = 5, nTest = 3, id = 'tiny'): TinyDataset
   const gz = new Map<string, Uint8Array>();
   const raw = new Map<string, Uint8Array>();
   const files: DatasetFile[] = [];
-  const add = (role: 'images' | 'labels', split: 'train' | 'test', name: string, bytes: Uint8Array, count: number) => {
+  const add = (
+    role: 'images' | 'labels',
+    split: 'train' | 'test',
+    name: string,
+    bytes: Uint8Array,
+    count: number,
+  ) => {
     raw.set(name, bytes);
     gz.set(name, gzipSync(bytes));
-    files.push({ role, split, name, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, count });
+    files.push({
+      role,
+      split,
+      name,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      count,
+    });
   };
-  add('images', 'train', 'train-images-idx3-ubyte.gz', encodeIdx({ dtype: 'uint8', shape: [nTrain, 28, 28], data: train.images }), nTrain);
-  add('labels', 'train', 'train-labels-idx1-ubyte.gz', encodeIdx({ dtype: 'uint8', shape: [nTrain], data: train.labels }), nTrain);
-  add('images', 'test', 't10k-images-idx3-ubyte.gz', encodeIdx({ dtype: 'uint8', shape: [nTest, 28, 28], data: test.images }), nTest);
-  add('labels', 'test', 't10k-labels-idx1-ubyte.gz', encodeIdx({ dtype: 'uint8', shape: [nTest], data: test.labels }), nTest);
+  add(
+    'images',
+    'train',
+    'train-images-idx3-ubyte.gz',
+    encodeIdx({ dtype: 'uint8', shape: [nTrain, 28, 28], data: train.images }),
+    nTrain,
+  );
+  add(
+    'labels',
+    'train',
+    'train-labels-idx1-ubyte.gz',
+    encodeIdx({ dtype: 'uint8', shape: [nTrain], data: train.labels }),
+    nTrain,
+  );
+  add(
+    'images',
+    'test',
+    't10k-images-idx3-ubyte.gz',
+    encodeIdx({ dtype: 'uint8', shape: [nTest, 28, 28], data: test.images }),
+    nTest,
+  );
+  add(
+    'labels',
+    'test',
+    't10k-labels-idx1-ubyte.gz',
+    encodeIdx({ dtype: 'uint8', shape: [nTest], data: test.labels }),
+    nTest,
+  );
   return { spec: { id, mirrors: [], files }, gz, raw, train, test };
 }
 

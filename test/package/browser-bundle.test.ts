@@ -24,7 +24,10 @@ describe('universal entry', () => {
 
   it('would catch a Node built-in (the check can fail)', async () => {
     const failed = await build({
-      stdin: { contents: "import { readFileSync } from 'node:fs'; console.log(readFileSync);", resolveDir: '.' },
+      stdin: {
+        contents: "import { readFileSync } from 'node:fs'; console.log(readFileSync);",
+        resolveDir: '.',
+      },
       bundle: true,
       write: false,
       platform: 'browser',

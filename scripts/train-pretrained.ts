@@ -1,0 +1,251 @@
+// Trains the shipped pretrained model: the reference CNN on the full Fashion-MNIST training set, seeded, on
+// the wasm backend with the fast training kernels, then evaluates it on the full test set, saves it into
+// models/fashion-cnn/ and records how it was made in docs/pretrained.json. Checkpoints every epoch, so an
+// interrupted run continues with --resume (same options) and loses at most one epoch.
+//
+//   npx tsx scripts/train-pretrained.ts                      # the recipe the shipped model was made with
+//   npx tsx scripts/train-pretrained.ts --resume             # continue after an interruption
+//   npx tsx scripts/train-pretrained.ts --epochs 2 --limit 6000 --out .cache/try --record .cache/try.json
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { Command, InvalidArgumentError } from 'commander';
+import { installWasmTrainingKernels } from '../src/backend/wasm/install.js';
+import { buildCnn, countTrainableParams } from '../src/cnn/build.js';
+import { evaluateCnn } from '../src/cnn/evaluate.js';
+import { hasModel, loadModel, saveModel } from '../src/cnn/io-node.js';
+import { type EpochLog, learningRateAt, trainCnn } from '../src/cnn/train.js';
+import { subset } from '../src/data/split.js';
+import { loadFashionMnist } from '../src/node.js';
+
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+  return n;
+};
+const program = new Command()
+  .name('train-pretrained')
+  .description('Train the shipped Fashion-MNIST CNN, reproducibly, and record how.')
+  .option('--epochs <n>', 'epochs', num('epochs'), 36)
+  .option('--batch-size <n>', 'images per batch', num('batch-size'), 64)
+  .option('--lr <rate>', 'base learning rate of Adam', num('lr'), 0.001)
+  .option('--schedule <name>', 'learning-rate schedule: constant | cosine | step', 'cosine')
+  .option('--min-lr <rate>', 'floor of the cosine schedule', num('min-lr'), 0)
+  .option(
+    '--erase-fraction <p>',
+    'probability that a training image is randomly erased',
+    num('erase-fraction'),
+    0.15,
+  )
+  .option('--seed <n>', 'seed of initial weights, shuffles, erasing and dropout', num('seed'), 1)
+  .option('--backend <name>', 'wasm (with the fast training kernels) or cpu', 'wasm')
+  .option('--quantize <q>', 'weight storage of the shipped model: none | float16 | uint16 | uint8', 'float16')
+  .option('--out <dir>', 'where the final model goes', 'models/fashion-cnn')
+  .option('--record <file>', 'JSON record of the run', 'docs/pretrained.json')
+  .option('--checkpoint <dir>', 'per-epoch checkpoint (with optimizer state)', '.cache/train-pretrained/last')
+  .option('--resume', 'continue from the checkpoint', false)
+  .option('--limit <n>', 'train on the first N training images only (for quick trials)', num('limit'))
+  .option('--data-dir <dir>', 'directory with the four Fashion-MNIST files (default: the usual search)')
+  .option(
+    '--no-test-each-epoch',
+    'skip the per-epoch test-set evaluation (it is reported, never used to choose)',
+  )
+  .parse();
+const opts = program.opts<{
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  schedule: 'constant' | 'cosine' | 'step';
+  minLr: number;
+  eraseFraction: number;
+  seed: number;
+  backend: 'wasm' | 'cpu';
+  quantize: 'none' | 'float16' | 'uint16' | 'uint8';
+  out: string;
+  record: string;
+  checkpoint: string;
+  resume: boolean;
+  limit?: number;
+  dataDir?: string;
+  testEachEpoch: boolean;
+}>();
+
+if (opts.backend === 'wasm') installWasmTrainingKernels();
+if (!(await tf.setBackend(opts.backend))) throw new Error(`backend ${opts.backend} failed to start`);
+await tf.ready();
+
+const t0 = performance.now();
+const data = await loadFashionMnist(opts.dataDir ? { dir: opts.dataDir } : {});
+if (data.isSample) throw new Error('train-pretrained needs the full data set, not the embedded sample');
+const train = opts.limit ? subset(data.train, 0, Math.min(opts.limit, data.train.count)) : data.train;
+console.log(
+  `data: ${train.count} training / ${data.test.count} test images from ${data.source.kind} ${data.source.location}`,
+);
+
+// The options that define the run; a resumed run must have the same ones.
+const recipe = {
+  epochs: opts.epochs,
+  batchSize: opts.batchSize,
+  learningRate: opts.lr,
+  schedule: opts.schedule,
+  minLearningRate: opts.minLr,
+  eraseFraction: opts.eraseFraction,
+  seed: opts.seed,
+  trainImages: train.count,
+  backend: opts.backend,
+};
+
+let model = buildCnn({ seed: opts.seed, learningRate: opts.lr });
+let initialEpoch = 0;
+let previous: { epochs: EpochLog[]; testAccuracy: (number | null)[]; seconds: number } = {
+  epochs: [],
+  testAccuracy: [],
+  seconds: 0,
+};
+const stateFile = join(dirname(opts.checkpoint), 'state.json');
+if (opts.resume) {
+  if (!(await hasModel(opts.checkpoint)) || !existsSync(stateFile)) {
+    throw new Error(`--resume: no checkpoint in ${opts.checkpoint}`);
+  }
+  const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+  if (JSON.stringify(state.recipe) !== JSON.stringify(recipe)) {
+    throw new Error(
+      `--resume: the checkpoint was made with ${JSON.stringify(state.recipe)}; rerun with the same options`,
+    );
+  }
+  model.dispose();
+  model = (await loadModel(opts.checkpoint)) as typeof model;
+  initialEpoch = state.nextEpoch;
+  previous = state.history;
+  console.log(`resuming at epoch ${initialEpoch + 1} of ${opts.epochs}`);
+}
+console.log(
+  `model: ${countTrainableParams(model)} trainable parameters; backend ${tf.getBackend()}; ` +
+    `recipe ${JSON.stringify(recipe)}`,
+);
+console.log(
+  `learning rates: ${Array.from({ length: opts.epochs }, (_, e) =>
+    learningRateAt(opts.schedule, e, opts.epochs, opts.lr, { minLearningRate: opts.minLr }).toExponential(2),
+  ).join(' ')}`,
+);
+
+const epochLogs = [...previous.epochs];
+const testAccuracy = [...previous.testAccuracy];
+const trainStart = performance.now();
+let lastLine = 0;
+const history = await trainCnn(model, train, {
+  epochs: opts.epochs,
+  batchSize: opts.batchSize,
+  seed: opts.seed,
+  eraseFraction: opts.eraseFraction,
+  learningRate: opts.lr,
+  schedule: opts.schedule,
+  minLearningRate: opts.minLr,
+  initialEpoch,
+  onBatchEnd: (p) => {
+    const now = performance.now();
+    if (process.stdout.isTTY && now - lastLine > 1000) {
+      lastLine = now;
+      process.stdout.write(
+        `\r  epoch ${p.epoch + 1}/${p.epochs} batch ${p.batch + 1}/${p.batches} loss ${p.loss.toFixed(4)} ` +
+          `${Math.round(p.imagesPerSec)} img/s ETA ${Math.round(p.etaSeconds / 60)} min   `,
+      );
+    }
+  },
+  onEpochEnd: async (log) => {
+    let acc: number | null = null;
+    if (opts.testEachEpoch) acc = (await evaluateCnn(model, data.test)).accuracy;
+    epochLogs.push(log);
+    testAccuracy.push(acc);
+    await saveModel(model, opts.checkpoint, { includeOptimizer: true });
+    const seconds = previous.seconds + (performance.now() - trainStart) / 1000;
+    mkdirSync(dirname(stateFile), { recursive: true });
+    writeFileSync(
+      stateFile,
+      JSON.stringify({
+        recipe,
+        nextEpoch: log.epoch + 1,
+        history: { epochs: epochLogs, testAccuracy, seconds },
+      }),
+    );
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+    console.log(
+      `epoch ${log.epoch + 1}/${log.epochs}: loss ${log.loss.toFixed(4)} acc ${log.acc.toFixed(4)}` +
+        `${acc === null ? '' : ` test ${acc.toFixed(4)}`} lr ${log.learningRate.toExponential(2)} ` +
+        `${log.seconds.toFixed(0)} s ${Math.round(log.imagesPerSec)} img/s ETA ${(log.etaSeconds / 60).toFixed(1)} min`,
+    );
+  },
+});
+const trainSeconds = previous.seconds + (performance.now() - trainStart) / 1000;
+
+const exact = await evaluateCnn(model, data.test);
+const saved = await saveModel(model, opts.out, {
+  quantize: opts.quantize,
+  metadata: { fashionMnistTfjs: { recipe, testAccuracy: exact.accuracy } },
+});
+const shipped = await loadModel(opts.out);
+const final = await evaluateCnn(shipped, data.test);
+shipped.dispose();
+console.log(
+  `test accuracy ${(exact.accuracy * 100).toFixed(2)} % (float32), ${(final.accuracy * 100).toFixed(2)} % as saved ` +
+    `(${opts.quantize}, ${saved.weightBytes} bytes of weights) in ${saved.dir}`,
+);
+
+const git = (args: string[]) => {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+};
+const tfjsVersion = JSON.parse(
+  readFileSync('node_modules/@tensorflow/tfjs-core/package.json', 'utf8'),
+).version;
+const record = {
+  model: opts.out,
+  architecture: 'buildCnn() defaults: the reference CNN',
+  trainableParams: countTrainableParams(model),
+  recipe,
+  optimizer: 'adam',
+  stopReason: history.stopReason,
+  epochsRun: epochLogs.length,
+  testAccuracy: final.accuracy,
+  testAccuracyFloat32: exact.accuracy,
+  testLoss: final.loss,
+  testImages: data.test.count,
+  quantize: opts.quantize,
+  weightBytes: saved.weightBytes,
+  trainSeconds: Math.round(trainSeconds),
+  wallSeconds: Math.round((performance.now() - t0) / 1000 + previous.seconds),
+  resumed: opts.resume,
+  backend: tf.getBackend(),
+  tfjsVersion,
+  node: process.version,
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  gitCommit: git(['rev-parse', 'HEAD']),
+  gitDirty: git(['status', '--porcelain', '--', 'src', 'scripts']) !== '',
+  dataSource: data.source,
+  finishedAt: new Date().toISOString(),
+  perClass: final.perClass.map((c) => ({
+    name: c.name,
+    precision: +c.precision.toFixed(4),
+    recall: +c.recall.toFixed(4),
+  })),
+  epochs: epochLogs.map((e, i) => ({
+    epoch: e.epoch + 1,
+    loss: +e.loss.toFixed(5),
+    acc: +e.acc.toFixed(5),
+    testAccuracy: testAccuracy[i],
+    learningRate: e.learningRate,
+    seconds: +e.seconds.toFixed(1),
+    imagesPerSec: Math.round(e.imagesPerSec),
+  })),
+};
+mkdirSync(dirname(resolve(opts.record)), { recursive: true });
+writeFileSync(opts.record, `${JSON.stringify(record, null, 2)}\n`);
+console.log(`record written to ${opts.record}`);
+model.dispose();

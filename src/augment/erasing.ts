@@ -1,0 +1,517 @@
+// The tfjs-free core of random erasing: options, sampling and the pure apply step. Data pipelines
+// that never touch a tensor can use this module on its own; the tensor and layer front ends
+// (random-eraser.ts, random-erasing-layer.ts) are thin wrappers around it.
+//
+// The sampling procedure is the reference one (Zhong et al., 2017, and the widely used
+// `get_random_eraser`), transcribed draw for draw so that, given the same stream of uniforms,
+// it makes the same decisions. Do not "improve" it (centre sampling, log-uniform ratio,
+// clipping): users compare against published numbers obtained with exactly this distribution.
+
+import seedrandom from 'seedrandom';
+import { FashionMnistError } from '../errors.js';
+import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+
+/**
+ * Options of random erasing, with the reference names (`p`, `s_l`, `s_h`, `r_1`, `r_2`, `v_l`,
+ * `v_h`, `pixel_level`) plus `maxAttempts` and `seed`.
+ *
+ * `v_l` and `v_h` are in the units of the pixels you erase: 0..255 for raw bytes (the default),
+ * `v_h: 1` for images normalised to [0, 1].
+ *
+ * @example
+ * ```ts
+ * const options: RandomErasingOptions = { p: 0.5, s_h: 0.3, v_h: 1, seed: 42 };
+ * const eraser = new RandomEraser(options);
+ * ```
+ */
+export interface RandomErasingOptions {
+  /** Probability that an image is erased at all, in [0, 1]. Default 0.5. */
+  p?: number;
+  /** Minimum erased area as a fraction of the image area, in [0, s_h]. Default 0.02. */
+  s_l?: number;
+  /** Maximum erased area as a fraction of the image area, in [s_l, 1]. Default 0.4. */
+  s_h?: number;
+  /** Minimum aspect ratio (height / width) of the rectangle, > 0. Default 0.3. */
+  r_1?: number;
+  /** Maximum aspect ratio (height / width) of the rectangle, >= r_1. Default 1 / 0.3. */
+  r_2?: number;
+  /** Lowest fill value, in the image's value units. Default 0. */
+  v_l?: number;
+  /** Highest fill value, in the image's value units, >= v_l. Default 255. */
+  v_h?: number;
+  /** `false`: one value for the whole rectangle; `true`: one value per pixel and channel. Default false. */
+  pixel_level?: boolean;
+  /**
+   * Bound on rectangle draws per image (an integer >= 1). The reference retries forever; here, after
+   * `maxAttempts` rejected rectangles the image is returned unchanged and counted in
+   * {@link EraseStats.exhausted}. Default 100.
+   */
+  maxAttempts?: number;
+  /**
+   * Seed of the random stream (a number or a string; a number is used as its decimal string, so
+   * `42` and `'42'` give the same stream). The same seed gives the same results on every platform.
+   * Omitted: a fresh seed is drawn, and can be read back from `RandomEraser.seed`.
+   */
+  seed?: number | string;
+}
+
+/**
+ * Fully resolved, validated and frozen random erasing settings (everything except the seed).
+ *
+ * @example
+ * ```ts
+ * const config: RandomErasingConfig = resolveRandomErasingOptions({ p: 1 });
+ * config.s_h; // 0.4
+ * ```
+ */
+export interface RandomErasingConfig {
+  readonly p: number;
+  readonly s_l: number;
+  readonly s_h: number;
+  readonly r_1: number;
+  readonly r_2: number;
+  readonly v_l: number;
+  readonly v_h: number;
+  readonly pixel_level: boolean;
+  readonly maxAttempts: number;
+}
+
+/**
+ * Defaults of the random erasing options: those of the reference implementation, plus a retry bound
+ * of 100 (with the defaults on a 28×28 image an attempt succeeds with probability 0.33, so the chance
+ * of reaching the bound is about 5e-18).
+ *
+ * @example
+ * ```ts
+ * RANDOM_ERASING_DEFAULTS.p; // 0.5
+ * ```
+ */
+export const RANDOM_ERASING_DEFAULTS: Readonly<Required<Omit<RandomErasingOptions, 'seed'>>> & {
+  readonly seed: number | string | undefined;
+} = Object.freeze({
+  p: 0.5,
+  s_l: 0.02,
+  s_h: 0.4,
+  r_1: 0.3,
+  r_2: 1 / 0.3,
+  v_l: 0,
+  v_h: 255,
+  pixel_level: false,
+  maxAttempts: 100,
+  seed: undefined,
+});
+
+/**
+ * A source of uniform random numbers in [0, 1), such as a `seedrandom` generator or `Math.random`.
+ *
+ * @example
+ * ```ts
+ * const random: RandomSource = createRandomSource(7);
+ * random(); // a number in [0, 1)
+ * ```
+ */
+export type RandomSource = () => number;
+
+/**
+ * What {@link sampleEraseParams} decided for one image: leave it alone, or erase the rectangle of
+ * rows `top..top+h-1` and columns `left..left+w-1` (all channels) with `values`.
+ *
+ * `values` has one element when `pixel_level` is off, otherwise `h * w * channels` elements in
+ * row-major HWC order. `h` or `w` may be 0 (the reference floors the side lengths), which erases
+ * nothing. `attempts` is the number of rectangles drawn; `exhausted` is true when the retry bound
+ * was reached without a fitting rectangle.
+ *
+ * @example
+ * ```ts
+ * const params = sampleEraseParams(createRandomSource(1), 28, 28, 1, resolveRandomErasingOptions({ p: 1 }));
+ * if (params.erase) console.log(params.top, params.left, params.h, params.w);
+ * ```
+ */
+export type EraseParams =
+  | { readonly erase: false; readonly attempts: number; readonly exhausted: boolean }
+  | {
+      readonly erase: true;
+      readonly top: number;
+      readonly left: number;
+      readonly h: number;
+      readonly w: number;
+      readonly values: Float64Array;
+      readonly attempts: number;
+    };
+
+/**
+ * Pixel containers accepted by the per-image functions, always row-major HWC. The result of an
+ * erase has the same type as the input.
+ *
+ * @example
+ * ```ts
+ * const pixels: PixelArray = new Uint8Array(28 * 28);
+ * ```
+ */
+export type PixelArray = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray | number[];
+
+/**
+ * The array type an erase returns for input type `T`: the same type, except that subclasses of a
+ * typed array (Node's `Buffer`, say) come back as the plain typed array, since a `Buffer`'s own
+ * `slice` would share memory with the input.
+ *
+ * @example
+ * ```ts
+ * const out: ErasedPixels<Uint8Array> = eraser.eraseImage(new Uint8Array(784), [28, 28]); // Uint8Array
+ * ```
+ */
+export type ErasedPixels<T extends PixelArray> = T extends number[]
+  ? number[]
+  : T extends Float32Array
+    ? Float32Array
+    : T extends Float64Array
+      ? Float64Array
+      : T extends Uint8ClampedArray
+        ? Uint8ClampedArray
+        : Uint8Array;
+
+/**
+ * Image shape: `[height, width]` for a single-channel image or `[height, width, channels]`.
+ *
+ * @example
+ * ```ts
+ * const gray: ImageShape = [28, 28];
+ * const rgb: ImageShape = [32, 32, 3];
+ * ```
+ */
+export type ImageShape = readonly [number, number] | readonly [number, number, number];
+
+const WHERE = 'RandomEraser';
+const resolved = new WeakSet<object>();
+
+function checkFinite(name: string, value: unknown): number {
+  const v = checkNumber(WHERE, name, value);
+  if (!Number.isFinite(v)) {
+    throw new RangeError(`${WHERE}: option '${name}' must be a finite number, received ${show(value)}`);
+  }
+  return v;
+}
+
+/**
+ * Validates random erasing options and returns the frozen settings (without the seed). Wrong types
+ * throw `TypeError`; out-of-range or inconsistent values (`s_l > s_h`, `r_1 > r_2`, `v_l > v_h`,
+ * NaN, infinities) throw `RangeError`; unknown option names throw `TypeError`.
+ *
+ * @example
+ * ```ts
+ * const config = resolveRandomErasingOptions({ p: 1, v_h: 1 });
+ * resolveRandomErasingOptions({ s_l: 0.5, s_h: 0.1 }); // throws RangeError
+ * ```
+ */
+export function resolveRandomErasingOptions(options?: RandomErasingOptions): RandomErasingConfig {
+  const o = mergeOptions(WHERE, RANDOM_ERASING_DEFAULTS, options);
+  const p = checkNumber(WHERE, 'p', o.p, { min: 0, max: 1 });
+  const s_l = checkNumber(WHERE, 's_l', o.s_l, { min: 0, max: 1 });
+  const s_h = checkNumber(WHERE, 's_h', o.s_h, { min: 0, max: 1 });
+  if (s_l > s_h) {
+    throw new RangeError(`${WHERE}: option 's_l' must be <= s_h, received s_l=${s_l} and s_h=${s_h}`);
+  }
+  const r_1 = checkFinite('r_1', o.r_1);
+  const r_2 = checkFinite('r_2', o.r_2);
+  if (r_1 <= 0) throw new RangeError(`${WHERE}: option 'r_1' must be a number > 0, received ${show(r_1)}`);
+  if (r_2 <= 0) throw new RangeError(`${WHERE}: option 'r_2' must be a number > 0, received ${show(r_2)}`);
+  if (r_1 > r_2) {
+    throw new RangeError(`${WHERE}: option 'r_1' must be <= r_2, received r_1=${r_1} and r_2=${r_2}`);
+  }
+  const v_l = checkFinite('v_l', o.v_l);
+  const v_h = checkFinite('v_h', o.v_h);
+  if (v_l > v_h) {
+    throw new RangeError(`${WHERE}: option 'v_l' must be <= v_h, received v_l=${v_l} and v_h=${v_h}`);
+  }
+  const pixel_level = checkBoolean(WHERE, 'pixel_level', o.pixel_level);
+  const maxAttempts = checkNumber(WHERE, 'maxAttempts', o.maxAttempts, { min: 1, integer: true });
+  if (o.seed !== undefined) checkSeed(o.seed);
+  const config: RandomErasingConfig = Object.freeze({
+    p,
+    s_l,
+    s_h,
+    r_1,
+    r_2,
+    v_l,
+    v_h,
+    pixel_level,
+    maxAttempts,
+  });
+  resolved.add(config);
+  return config;
+}
+
+function checkSeed(seed: unknown): number | string {
+  if (typeof seed === 'string') return seed;
+  if (typeof seed !== 'number') {
+    throw new TypeError(`${WHERE}: option 'seed' must be a number or a string, received ${show(seed)}`);
+  }
+  if (!Number.isFinite(seed)) {
+    throw new RangeError(
+      `${WHERE}: option 'seed' must be a finite number or a string, received ${show(seed)}`,
+    );
+  }
+  return seed;
+}
+
+/**
+ * A seeded uniform generator (seedrandom's ARC4): the same seed gives the same stream on every
+ * platform. Without a seed, one is drawn from `crypto.getRandomValues` (or `Math.random` where that
+ * is missing) — pass a seed whenever results must be reproducible.
+ *
+ * @example
+ * ```ts
+ * const a = createRandomSource('run-1');
+ * const b = createRandomSource('run-1');
+ * a() === b(); // true
+ * ```
+ */
+export function createRandomSource(seed?: number | string): RandomSource {
+  const s = seed === undefined ? freshSeed() : checkSeed(seed);
+  return seedrandom(String(s));
+}
+
+/**
+ * A fresh random 32-bit seed, for callers that must remember the seed they used.
+ *
+ * @example
+ * ```ts
+ * const seed = freshSeed();
+ * const random = createRandomSource(seed); // replayable later with the same seed
+ * ```
+ */
+export function freshSeed(): number {
+  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint32Array) => Uint32Array } }).crypto;
+  if (c?.getRandomValues) return c.getRandomValues(new Uint32Array(1))[0]!;
+  return Math.floor(Math.random() * 0x1_0000_0000);
+}
+
+/**
+ * Whether a rectangle drawn by the reference procedure can fit an `height`×`width` image at all
+ * (with positive probability). When it cannot, the reference loops forever; here the samplers throw
+ * a `RangeError` instead, since no retry bound would make such options useful.
+ *
+ * The side lengths are `floor(sqrt(s / r))` and `floor(sqrt(s · r))`, so they fit exactly when
+ * `s / r < (W + 1)²` and `s · r < (H + 1)²`; both only get easier for smaller `s`, so it is enough to
+ * look at `s = s_l·H·W` and ask whether some `r` in `[r_1, r_2]` lies in the open interval
+ * `(s / (W + 1)², (H + 1)² / s)`.
+ *
+ * @example
+ * ```ts
+ * rectangleCanFit(resolveRandomErasingOptions(), 28, 28); // true
+ * rectangleCanFit(resolveRandomErasingOptions({ s_l: 1, s_h: 1, r_1: 3, r_2: 3 }), 28, 28); // false
+ * ```
+ */
+export function rectangleCanFit(config: RandomErasingConfig, height: number, width: number): boolean {
+  const s = config.s_l * height * width;
+  if (s === 0) return true;
+  const lo = s / ((width + 1) * (width + 1));
+  const hi = ((height + 1) * (height + 1)) / s;
+  if (config.r_1 === config.r_2) return lo < config.r_1 && config.r_1 < hi;
+  return Math.max(lo, config.r_1) < Math.min(hi, config.r_2);
+}
+
+function checkDims(where: string, height: number, width: number, channels: number): void {
+  for (const [name, v] of [
+    ['height', height],
+    ['width', width],
+    ['channels', channels],
+  ] as const) {
+    if (typeof v !== 'number') throw new TypeError(`${where}: ${name} must be a number, received ${show(v)}`);
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(`${where}: ${name} must be an integer >= 1, received ${show(v)}`);
+    }
+  }
+}
+
+function ensureResolved(config: RandomErasingConfig): RandomErasingConfig {
+  // Frozen configs made by resolveRandomErasingOptions are trusted; anything else is validated, so a
+  // hand-written object cannot smuggle in s_l > s_h or a NaN.
+  return resolved.has(config) ? config : resolveRandomErasingOptions({ ...config });
+}
+
+/**
+ * Throws the `RangeError` explained in {@link rectangleCanFit} when no rectangle can fit.
+ *
+ * @example
+ * ```ts
+ * assertRectangleCanFit(resolveRandomErasingOptions(), 28, 28); // passes silently
+ * ```
+ */
+export function assertRectangleCanFit(config: RandomErasingConfig, height: number, width: number): void {
+  if (!rectangleCanFit(config, height, width)) {
+    throw new RangeError(
+      `${WHERE}: no rectangle with area fraction in [s_l, s_h] = [${config.s_l}, ${config.s_h}] and ` +
+        `aspect ratio in [r_1, r_2] = [${config.r_1}, ${config.r_2}] fits a ${height}×${width} image; ` +
+        'lower s_l or bring [r_1, r_2] closer to the image aspect ratio',
+    );
+  }
+}
+
+/**
+ * Samples what to do with one image, consuming `random` exactly as the reference does: one uniform
+ * `u` (if `u > p` the image is left alone), then per attempt the area `s ~ U[s_l, s_h]·H·W`, the
+ * ratio `r ~ U[r_1, r_2]`, `w = floor(sqrt(s / r))`, `h = floor(sqrt(s · r))`, `left` uniform in
+ * `[0, W)`, `top` uniform in `[0, H)`, accepting when `left + w <= W` and `top + h <= H`; finally the
+ * fill value (or `h·w·channels` values with `pixel_level`). After `maxAttempts` rejections it gives
+ * up: `{ erase: false, exhausted: true }`. Pure apart from advancing `random`.
+ *
+ * @example
+ * ```ts
+ * const random = createRandomSource(3);
+ * const config = resolveRandomErasingOptions({ p: 1 });
+ * const params = sampleEraseParams(random, 28, 28, 1, config);
+ * const erased = applyErase(new Uint8Array(784), [28, 28], params);
+ * ```
+ */
+export function sampleEraseParams(
+  random: RandomSource,
+  height: number,
+  width: number,
+  channels: number,
+  config: RandomErasingConfig,
+): EraseParams {
+  checkDims('sampleEraseParams', height, width, channels);
+  const c = ensureResolved(config);
+  assertRectangleCanFit(c, height, width);
+  if (random() > c.p) return { erase: false, attempts: 0, exhausted: false };
+  const area = height * width;
+  for (let attempt = 1; attempt <= c.maxAttempts; attempt++) {
+    const s = (c.s_l + (c.s_h - c.s_l) * random()) * area;
+    const r = c.r_1 + (c.r_2 - c.r_1) * random();
+    const w = Math.floor(Math.sqrt(s / r));
+    const h = Math.floor(Math.sqrt(s * r));
+    const left = Math.floor(random() * width);
+    const top = Math.floor(random() * height);
+    if (left + w <= width && top + h <= height) {
+      const n = c.pixel_level ? h * w * channels : 1;
+      const values = new Float64Array(n);
+      const span = c.v_h - c.v_l;
+      for (let i = 0; i < n; i++) values[i] = c.v_l + span * random();
+      return { erase: true, top, left, h, w, values, attempts: attempt };
+    }
+  }
+  return { erase: false, attempts: c.maxAttempts, exhausted: true };
+}
+
+/**
+ * Validated image geometry, as returned by {@link imageGeometry}.
+ *
+ * @example
+ * ```ts
+ * const { height, width, channels }: ImageGeometry = imageGeometry('demo', new Uint8Array(784), [28, 28]);
+ * ```
+ */
+export interface ImageGeometry {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+}
+
+/**
+ * Checks a pixel container against its shape and returns the geometry. `TypeError` for a container
+ * of the wrong type, `RangeError` for a malformed shape, `FashionMnistError('BAD_SHAPE')` when the
+ * number of pixels does not match the shape.
+ *
+ * @example
+ * ```ts
+ * imageGeometry('demo', new Float32Array(28 * 28 * 3), [28, 28, 3]); // { height: 28, width: 28, channels: 3 }
+ * ```
+ */
+export function imageGeometry(where: string, pixels: unknown, shape: unknown): ImageGeometry {
+  if (!Array.isArray(pixels) && !isPixelTypedArray(pixels)) {
+    throw new TypeError(
+      `${where}: pixels must be a Float32Array, Float64Array, Uint8Array, Uint8ClampedArray or number[], received ${show(pixels)}`,
+    );
+  }
+  if (!Array.isArray(shape) || (shape.length !== 2 && shape.length !== 3)) {
+    throw new RangeError(
+      `${where}: shape must be [height, width] or [height, width, channels], received ${Array.isArray(shape) ? `[${shape.join(', ')}]` : show(shape)}`,
+    );
+  }
+  const [height, width, channels = 1] = shape as number[];
+  checkDims(where, height!, width!, channels);
+  const expected = height! * width! * channels;
+  if (pixels.length !== expected) {
+    throw new FashionMnistError(
+      'BAD_SHAPE',
+      `${where}: shape [${shape.join(', ')}] needs ${expected} values, received ${pixels.length}`,
+    );
+  }
+  return { height: height!, width: width!, channels };
+}
+
+function isPixelTypedArray(x: unknown): x is Exclude<PixelArray, number[]> {
+  return (
+    x instanceof Float32Array ||
+    x instanceof Float64Array ||
+    x instanceof Uint8Array ||
+    x instanceof Uint8ClampedArray
+  );
+}
+
+/**
+ * Applies erase parameters to an image without any randomness and returns a new array of the same
+ * type (see {@link ErasedPixels}); the input is never modified. Into a `Uint8Array` / `Uint8ClampedArray` values are rounded
+ * and clamped to 0..255; into a `Float32Array` they are rounded to float32; a `number[]` gets them
+ * unchanged.
+ *
+ * @example
+ * ```ts
+ * const params = { erase: true, top: 2, left: 3, h: 4, w: 5, values: Float64Array.of(255), attempts: 1 } as const;
+ * const out = applyErase(new Uint8Array(28 * 28), [28, 28], params);
+ * out[2 * 28 + 3]; // 255
+ * ```
+ */
+export function applyErase<T extends PixelArray>(
+  pixels: T,
+  shape: ImageShape,
+  params: EraseParams,
+): ErasedPixels<T> {
+  const { height, width, channels } = imageGeometry('applyErase', pixels, shape);
+  const out = copyPixels(pixels);
+  if (!params.erase) return out as ErasedPixels<T>;
+  const { top, left, h, w, values } = params;
+  for (const [name, v] of [
+    ['top', top],
+    ['left', left],
+    ['h', h],
+    ['w', w],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0) {
+      throw new RangeError(`applyErase: params.${name} must be an integer >= 0, received ${show(v)}`);
+    }
+  }
+  if (top + h > height || left + w > width) {
+    throw new RangeError(
+      `applyErase: rectangle rows ${top}..${top + h - 1}, columns ${left}..${left + w - 1} does not fit a ${height}×${width} image`,
+    );
+  }
+  const perPixel = values.length !== 1;
+  if (values.length !== 1 && values.length !== h * w * channels) {
+    throw new RangeError(
+      `applyErase: params.values must hold 1 or h*w*channels = ${h * w * channels} values, received ${values.length}`,
+    );
+  }
+  const toByte = pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray;
+  const convert = toByte ? (v: number) => Math.min(255, Math.max(0, Math.round(v))) : (v: number) => v;
+  const constant = convert(values[0]!);
+  let k = 0;
+  for (let y = top; y < top + h; y++) {
+    let i = (y * width + left) * channels;
+    for (let x = 0; x < w * channels; x++, i++) {
+      out[i] = perPixel ? convert(values[k++]!) : constant;
+    }
+  }
+  return out as ErasedPixels<T>;
+}
+
+// A real copy in the base type: `slice` is not enough, because `Buffer.prototype.slice` returns a
+// view that shares memory with the input (and typed array subclasses may construct oddly).
+function copyPixels(pixels: PixelArray): PixelArray {
+  if (Array.isArray(pixels)) return pixels.slice();
+  if (pixels instanceof Float32Array) return new Float32Array(pixels);
+  if (pixels instanceof Float64Array) return new Float64Array(pixels);
+  if (pixels instanceof Uint8ClampedArray) return new Uint8ClampedArray(pixels);
+  return new Uint8Array(pixels);
+}
