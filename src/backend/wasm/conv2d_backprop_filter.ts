@@ -1,0 +1,211 @@
+// Conv2DBackpropFilter for the wasm backend, which has none in 4.22. The filter gradient is a
+// product whose reduction runs over every output pixel of the batch (P = N*OH*OW), done by
+// XNNPACK's fully-connected operator: out[m, n] = sum_k A[m, k] * B[k, n], with A read in place
+// and B ("weights") repacked on every call. Measured on the reference CNN, repacking costs 5-10 ns
+// per element of B while the arithmetic runs at 30-40 GFLOP/s, so the layout is chosen to keep B
+// narrow. Three layouts (Ci/Co input/output channels, KK filter taps):
+//
+//   'x-major'  A = im2col(x)^T [KK*Ci, P]  B = dy [P, Co]        -> dW          (any stride)
+//   'dy-major' A = im2col(dy)^T [KK*Co, P] B = x [P, Ci]         -> dW^T per tap (stride 1)
+//   'dy-rows'  A = dy^T [Co, P]            B = im2col(x) [P, KK*Ci] -> dW^T      (any stride)
+//
+// A is built in JS on the wasm heap. 'dy-rows' suits few input channels (the first layer:
+// B is [P, 4]); 'dy-major' suits Co < Ci (the second layer: 64 in, 32 out). Work is split over
+// images in chunks, which bounds memory and keeps the transposes of 'dy-rows' off strides that
+// are multiples of 4 KiB (a [50176, 64] transpose in one piece takes ~20 ms from cache-set
+// aliasing; in 8-image chunks ~3 ms).
+import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { asWasm, call, f32, type KernelArgs, release, view, type WasmBackendLike } from './heap.js';
+import { gatherTransposed, im2col } from './layout.js';
+
+/** Largest JS-built operand per chunk, in floats (4 MiB); bigger jobs are split over images. */
+export const CHUNK_FLOATS = 1 << 20;
+
+/** The three operand layouts; see the file comment. */
+export type FilterGradLayout = 'x-major' | 'dy-major' | 'dy-rows';
+
+interface FilterAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+/** Estimated cost (arbitrary units ~ ns) of each layout; the arithmetic is the same for all. */
+export function filterGradCosts(info: backend_util.Conv2DInfo): Record<FilterGradLayout, number> {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+  const P = N * info.outHeight * info.outWidth;
+  const KK = info.filterHeight * info.filterWidth;
+  const BUILD = 1.5;
+  const PACK = 6;
+  const stride1 = info.strideHeight === 1 && info.strideWidth === 1;
+  return {
+    'x-major': KK * Ci * P * BUILD + P * Co * PACK,
+    'dy-major': stride1 ? KK * Co * N * H * W * BUILD + N * H * W * Ci * PACK : Number.POSITIVE_INFINITY,
+    'dy-rows': Co * P * BUILD + KK * Ci * P * BUILD + KK * Ci * P * PACK,
+  };
+}
+
+/** The layout {@link conv2dBackpropFilterImpl} uses for `info` (the cheapest estimate). */
+export function chooseFilterGradLayout(info: backend_util.Conv2DInfo): FilterGradLayout {
+  const costs = filterGradCosts(info);
+  let best: FilterGradLayout = 'dy-major';
+  for (const k of ['x-major', 'dy-rows'] as const) if (costs[k] < costs[best]) best = k;
+  return best;
+}
+
+/** Stock wasm kernels the filter gradient is built from. */
+export interface FilterGradDeps {
+  /** BatchMatMul (its plain, untransposed XNNPACK path). */
+  matMul: KernelConfig;
+  /** Transpose (C++; about 3x faster than a JS loop for the 'dy-rows' layout). */
+  transpose: KernelConfig;
+}
+
+/** Creates the kernel from the stock wasm kernels it uses. */
+export function makeConv2DBackpropFilter(deps: FilterGradDeps): KernelConfig['kernelFunc'] {
+  return (args) => {
+    const { inputs, attrs } = args as unknown as KernelArgs;
+    const backend = asWasm(args.backend);
+    const x = inputs.x as TensorInfo;
+    const dy = inputs.dy as TensorInfo;
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as FilterAttrs;
+    if (dataFormat === 'NCHW') {
+      throw new Error("wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, like the wasm Conv2D");
+    }
+    if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+      throw new Error(`wasm Conv2DBackpropFilter needs float32 tensors, got ${x.dtype} and ${dy.dtype}`);
+    }
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    return conv2dBackpropFilterImpl(backend, deps, x, dy, info);
+  };
+}
+
+/** dW for NHWC `x`, `dy` and a computed conv geometry; `layout` overrides the choice (tests). */
+export function conv2dBackpropFilterImpl(
+  backend: WasmBackendLike,
+  deps: FilterGradDeps,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  layout: FilterGradLayout = chooseFilterGradLayout(info),
+): TensorInfo {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
+  const sh = info.strideHeight;
+  const sw = info.strideWidth;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const KK = KH * KW;
+  const tapOffsets: [number, number][] = [];
+  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) tapOffsets.push([kh - pt, kw - pl]);
+
+  // Per layout: rows of A, columns (pixels) per image, columns of B.
+  const pixels = layout === 'dy-major' ? H * W : OH * OW;
+  const rowsA = layout === 'x-major' ? KK * Ci : layout === 'dy-major' ? KK * Co : Co;
+  const colsB = layout === 'x-major' ? Co : layout === 'dy-major' ? Ci : KK * Ci;
+  const builtPerImage = pixels * (layout === 'dy-rows' ? Co + KK * Ci : rowsA);
+  const perChunk = Math.max(1, Math.min(N, Math.floor(CHUNK_FLOATS / Math.max(1, builtPerImage))));
+
+  const outRows = rowsA;
+  const acc = new Float64Array(outRows * colsB);
+  let single: TensorInfo | null = null; // the product itself when there is only one chunk
+  for (let n0 = 0; n0 < N; n0 += perChunk) {
+    const n1 = Math.min(N, n0 + perChunk);
+    const whole = n0 === 0 && n1 === N;
+    const P = (n1 - n0) * pixels;
+    let b: TensorInfo;
+    let ownsB = true;
+    if (layout !== 'dy-rows' && whole) {
+      b = view(layout === 'x-major' ? dy : x, [P, colsB]);
+      ownsB = false;
+    } else {
+      b = backend.makeOutput([P, colsB], 'float32');
+    }
+    let a: TensorInfo;
+    if (layout === 'dy-rows') {
+      // A = the dy chunk transposed, by the stock C++ Transpose on a copy of the chunk
+      const chunk = backend.makeOutput([P, Co], 'float32');
+      f32(backend, chunk).set(f32(backend, dy).subarray(n0 * pixels * Co, n1 * pixels * Co));
+      a = call(deps.transpose, backend, { x: chunk }, { perm: [1, 0] });
+      release(backend, chunk);
+      const g = { srcH: H, srcW: W, channels: Ci, dstH: OH, dstW: OW, strideH: sh, strideW: sw };
+      im2col(f32(backend, x), g, tapOffsets, n0, n1, f32(backend, b));
+    } else {
+      a = backend.makeOutput([rowsA, P], 'float32');
+      // Views only after the allocations above: any allocation may grow (and detach) the heap.
+      const aV = f32(backend, a);
+      if (layout === 'x-major') {
+        const xV = f32(backend, x);
+        for (let t = 0; t < KK; t++) {
+          const [offH, offW] = tapOffsets[t];
+          const g = {
+            srcH: H,
+            srcW: W,
+            channels: Ci,
+            dstH: OH,
+            dstW: OW,
+            strideH: sh,
+            strideW: sw,
+            offH,
+            offW,
+          };
+          gatherTransposed(xV, g, n0, n1, aV, t * Ci, P);
+        }
+        if (ownsB) f32(backend, b).set(f32(backend, dy).subarray(n0 * pixels * Co, n1 * pixels * Co));
+      } else {
+        // column = x pixel (h, w); tap (kh, kw) reads dy[h - kh + pt, w - kw + pl]
+        const dyV = f32(backend, dy);
+        for (let t = 0; t < KK; t++) {
+          const [offH, offW] = tapOffsets[t];
+          const g = { srcH: OH, srcW: OW, channels: Co, dstH: H, dstW: W, strideH: 1, strideW: 1 };
+          gatherTransposed(dyV, { ...g, offH: -offH, offW: -offW }, n0, n1, aV, t * Co, P);
+        }
+        if (ownsB) f32(backend, b).set(f32(backend, x).subarray(n0 * pixels * Ci, n1 * pixels * Ci));
+      }
+    }
+    const part = call(deps.matMul, backend, { a, b }, { transposeA: false, transposeB: false });
+    release(backend, a);
+    if (ownsB) release(backend, b);
+    if (whole) {
+      single = part;
+    } else {
+      const p = f32(backend, part);
+      for (let i = 0; i < p.length; i++) acc[i] += p[i];
+      release(backend, part);
+    }
+  }
+
+  const filterShape = [KH, KW, Ci, Co];
+  if (layout === 'x-major' && single != null) return view(single, filterShape);
+  const out = backend.makeOutput(filterShape, 'float32');
+  const o = f32(backend, out);
+  const src: ArrayLike<number> = single != null ? f32(backend, single) : acc;
+  if (layout === 'x-major') {
+    for (let i = 0; i < o.length; i++) o[i] = src[i];
+  } else if (layout === 'dy-major') {
+    // src is [(tap, co), ci]; the filter is [tap, ci, co].
+    for (let t = 0; t < KK; t++) {
+      const base = t * Co * Ci;
+      for (let co = 0; co < Co; co++) {
+        for (let ci = 0; ci < Ci; ci++) o[base + ci * Co + co] = src[base + co * Ci + ci];
+      }
+    }
+  } else {
+    // src is [co, (tap, ci)]; the filter is [(tap, ci), co].
+    const cols = KK * Ci;
+    for (let co = 0; co < Co; co++) for (let j = 0; j < cols; j++) o[j * Co + co] = src[co * cols + j];
+  }
+  if (single != null) release(backend, single);
+  return out;
+}

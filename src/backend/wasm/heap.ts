@@ -1,0 +1,77 @@
+// Structural access to the wasm backend's tensor storage. The kernels in this folder receive the
+// BackendWasm instance from the engine at call time, so they never import
+// `@tensorflow/tfjs-backend-wasm` (no second copy, no type dependency); this file names only the
+// members they use, all of which are public on BackendWasm 4.x.
+import type {
+  DataType,
+  KernelConfig,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/** The members of `BackendWasm` (tfjs-backend-wasm 4.x) that the training kernels use. */
+export interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** Arguments every kernel function receives from the engine. */
+export interface KernelArgs {
+  inputs: NamedTensorInfoMap;
+  backend: WasmBackendLike;
+  attrs?: NamedAttrMap;
+}
+
+/** Narrows the engine's untyped `backend` argument, failing loudly if it is not the wasm backend. */
+export function asWasm(backend: unknown): WasmBackendLike {
+  const b = backend as Partial<WasmBackendLike> | null;
+  if (b == null || b.wasm == null || b.dataIdMap == null || typeof b.makeOutput !== 'function') {
+    throw new Error(
+      'fashion-mnist-tfjs/wasm-training: kernel called with a backend that is not tfjs-backend-wasm',
+    );
+  }
+  return b as WasmBackendLike;
+}
+
+/**
+ * A Float32Array view of a tensor's bytes on the wasm heap. Views go stale when the heap grows
+ * (any allocation may grow it), so take them after the last `makeOutput` of a kernel.
+ */
+export function f32(backend: WasmBackendLike, info: TensorInfo, length?: number): Float32Array {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data == null)
+    throw new Error('fashion-mnist-tfjs/wasm-training: tensor data is not on the wasm backend');
+  const size = length ?? info.shape.reduce((a, b) => a * b, 1);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size);
+}
+
+/** A TensorInfo that shares `info`'s storage under another shape (no copy, no new reference). */
+export function view(info: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
+}
+
+/** Frees a temporary created inside a kernel. */
+export function release(backend: WasmBackendLike, info: TensorInfo): void {
+  backend.disposeData(info.dataId);
+}
+
+/** Runs a saved (stock) kernel implementation directly, bypassing the registry. */
+export function call(
+  config: KernelConfig,
+  backend: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  const out = config.kernelFunc({ inputs, backend, attrs });
+  return Array.isArray(out) ? out[0] : out;
+}
+
+/** Normalises an `n | [h, w]` attribute. */
+export function pair(v: number | [number, number] | number[] | undefined, fallback = 1): [number, number] {
+  if (v == null) return [fallback, fallback];
+  if (typeof v === 'number') return [v, v];
+  return [v[0], v[1] ?? v[0]];
+}

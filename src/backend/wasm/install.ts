@@ -1,0 +1,153 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { makeMatMul } from './batch_mat_mul.js';
+import { makeConv2DBackpropFilter } from './conv2d_backprop_filter.js';
+import { makeConv2DBackpropInput } from './conv2d_backprop_input.js';
+import { makeCast, makeIdentity } from './identity.js';
+import { makeMaxPoolGrad } from './max_pool_grad.js';
+import { makeSum } from './sum.js';
+
+/** Names of the wasm kernels this module registers or replaces. */
+export const WASM_TRAINING_KERNELS = Object.freeze([
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'MaxPoolGrad',
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Sum',
+  'Identity',
+  'Cast',
+] as const);
+
+/** One of {@link WASM_TRAINING_KERNELS}. */
+export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
+
+/** What {@link installWasmTrainingKernels} did. */
+export interface WasmTrainingInstall {
+  /** Kernels registered by this call (empty when they were already installed). */
+  installed: WasmTrainingKernel[];
+  /** Kernels that replace a stock wasm kernel (the rest were missing: `Conv2DBackpropFilter`). */
+  replaced: WasmTrainingKernel[];
+  /** True when the kernels were already in place and nothing changed. */
+  alreadyInstalled: boolean;
+}
+
+const BACKEND = 'wasm';
+/** Stock configs, saved at install so that uninstall can restore them. */
+let saved: Map<WasmTrainingKernel, tf.KernelConfig | undefined> | null = null;
+
+function stock(name: string): tf.KernelConfig {
+  const config = tf.getKernel(name, BACKEND);
+  if (config == null) {
+    throw new Error(
+      `installWasmTrainingKernels: the wasm kernel '${name}' is not registered. Import ` +
+        `'@tensorflow/tfjs-backend-wasm' (the same copy of @tensorflow/tfjs-core) before installing.`,
+    );
+  }
+  return config;
+}
+
+/**
+ * Registers `kernelFunc` under `name`. The stock kernels it calls bind their wasm exports in a
+ * setup function that the engine runs only for kernels registered when the backend initialises;
+ * when installing before `setBackend('wasm')` the stock ones are no longer registered then, so
+ * the replacement runs their setup itself.
+ */
+function register(
+  name: WasmTrainingKernel,
+  kernelFunc: tf.KernelConfig['kernelFunc'],
+  uses: (tf.KernelConfig | undefined)[],
+): void {
+  if (tf.getKernel(name, BACKEND) != null) tf.unregisterKernel(name, BACKEND);
+  const setupFunc = (backend: object): void => {
+    for (const config of uses) config?.setupFunc?.(backend);
+  };
+  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc, setupFunc });
+}
+
+/**
+ * Makes `@tensorflow/tfjs-backend-wasm` (4.x) able to train convolutional networks, and fast at it:
+ * registers the missing `Conv2DBackpropFilter` and replaces the stock `Conv2DBackpropInput`,
+ * `MaxPoolGrad`, transposed `BatchMatMul`/`_FusedMatMul` and leading-axis `Sum` with formulations
+ * that run on XNNPACK's fast paths (or a single JS pass over the wasm heap). Cases that are not
+ * sped up (strided input gradients, overlapping pools, batched products, other reductions) fall
+ * through to the stock kernels, so results match the cpu backend to float32 rounding either way.
+ *
+ * Call it once, after importing `@tensorflow/tfjs-backend-wasm`; before or after `setBackend('wasm')`
+ * both work (the kernels need no setup). Calling it again does nothing. Nothing is registered on
+ * import: this module has no side effects, so bundlers may tree-shake it.
+ *
+ * @throws Error when the wasm backend package has not been imported.
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { installWasmTrainingKernels } from 'fashion-mnist-tfjs/wasm-training';
+ *
+ * installWasmTrainingKernels();
+ * await tf.setBackend('wasm');
+ * await model.fit(xs, ys, { batchSize: 64, epochs: 1 }); // a CNN now trains on wasm
+ * ```
+ */
+export function installWasmTrainingKernels(): WasmTrainingInstall {
+  if (saved != null) return { installed: [], replaced: [], alreadyInstalled: true };
+  const conv2d = stock('Conv2D');
+  const matMul = stock('BatchMatMul');
+  const fusedMatMul = stock('_FusedMatMul');
+  const sum = stock('Sum');
+  const inputGrad = tf.getKernel('Conv2DBackpropInput', BACKEND);
+  const poolGrad = tf.getKernel('MaxPoolGrad', BACKEND);
+  const before = new Map<WasmTrainingKernel, tf.KernelConfig | undefined>();
+  for (const name of WASM_TRAINING_KERNELS) before.set(name, tf.getKernel(name, BACKEND));
+
+  const transpose = stock('Transpose');
+  register('Conv2DBackpropFilter', makeConv2DBackpropFilter({ matMul, transpose }), [matMul, transpose]);
+  register('Conv2DBackpropInput', makeConv2DBackpropInput(conv2d, inputGrad), [conv2d, inputGrad]);
+  register('MaxPoolGrad', makeMaxPoolGrad(poolGrad), [poolGrad]);
+  register('BatchMatMul', makeMatMul(matMul), [matMul]);
+  register('_FusedMatMul', makeMatMul(fusedMatMul), [fusedMatMul]);
+  const avgPool = stock('AvgPool');
+  register('Sum', makeSum(sum, avgPool), [sum, avgPool]);
+  const identity = stock('Identity');
+  const cast = stock('Cast');
+  register('Identity', makeIdentity(identity), [identity]);
+  register('Cast', makeCast(cast), [cast]);
+  saved = before;
+  return {
+    installed: [...WASM_TRAINING_KERNELS],
+    replaced: WASM_TRAINING_KERNELS.filter((n) => before.get(n) != null),
+    alreadyInstalled: false,
+  };
+}
+
+/**
+ * Restores the stock wasm kernels (and unregisters `Conv2DBackpropFilter` again). Mainly for
+ * benchmarks and tests that compare the two; returns false when nothing was installed.
+ *
+ * @example
+ * ```ts
+ * installWasmTrainingKernels();
+ * // … train …
+ * uninstallWasmTrainingKernels(); // back to the stock tfjs-backend-wasm kernels
+ * ```
+ */
+export function uninstallWasmTrainingKernels(): boolean {
+  if (saved == null) return false;
+  for (const [name, config] of saved) {
+    if (tf.getKernel(name, BACKEND) != null) tf.unregisterKernel(name, BACKEND);
+    if (config != null) tf.registerKernel(config);
+  }
+  saved = null;
+  return true;
+}
+
+/**
+ * Whether {@link installWasmTrainingKernels} is in effect.
+ *
+ * @example
+ * ```ts
+ * if (!wasmTrainingKernelsInstalled()) installWasmTrainingKernels();
+ * ```
+ */
+export function wasmTrainingKernelsInstalled(): boolean {
+  return saved != null;
+}

@@ -1,0 +1,218 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+
+/**
+ * Options of {@link buildCnn}; every field is optional and defaults to the reference network.
+ *
+ * @example
+ * ```ts
+ * const options: BuildCnnOptions = { filters: [32, 16], batchNorm: true, seed: 1 };
+ * ```
+ */
+export interface BuildCnnOptions {
+  /** Filters of each convolution block, first to last; one block per entry (default `[64, 32]`). */
+  filters?: readonly number[];
+  /** Square kernel size of every convolution (default `2`). */
+  kernelSize?: number;
+  /** Square max-pooling window and stride after each convolution (default `2`). */
+  poolSize?: number;
+  /** Dropout rate after each convolution block (default `0.3`). */
+  convDropout?: number;
+  /** Units of the hidden dense layer (default `256`). */
+  denseUnits?: number;
+  /** Dropout rate after the hidden dense layer (default `0.5`). */
+  denseDropout?: number;
+  /** Number of output classes (default `10`). */
+  classes?: number;
+  /** `[height, width, channels]` of one input image (default `[28, 28, 1]`). */
+  inputShape?: readonly [number, number, number];
+  /** Adam learning rate used when `compile` is true (default `0.001`). */
+  learningRate?: number;
+  /** Compile with Adam, categorical cross-entropy and accuracy (default `true`). */
+  compile?: boolean;
+  /**
+   * Opt-in batch normalisation after each convolution (before its ReLU), which lets the network train faster;
+   * off by default because the reference network has none.
+   */
+  batchNorm?: boolean;
+  /**
+   * Seed for the initial weights: the same seed gives the same initial weights on every backend; leave it
+   * undefined for fresh random weights on every call.
+   */
+  seed?: number;
+}
+
+/**
+ * The defaults of {@link buildCnn}: the reference network.
+ *
+ * @example
+ * ```ts
+ * BUILD_CNN_DEFAULTS.denseUnits; // 256
+ * ```
+ */
+export const BUILD_CNN_DEFAULTS: Readonly<BuildCnnOptions> = Object.freeze({
+  filters: Object.freeze([64, 32]),
+  kernelSize: 2,
+  poolSize: 2,
+  convDropout: 0.3,
+  denseUnits: 256,
+  denseDropout: 0.5,
+  classes: 10,
+  inputShape: Object.freeze([28, 28, 1]) as readonly [number, number, number],
+  learningRate: 0.001,
+  compile: true,
+  batchNorm: false,
+  seed: undefined,
+});
+
+const WHERE = 'buildCnn';
+
+function checkIntArray(name: string, value: unknown, length: number | undefined, min: number): number[] {
+  const wanted = `an array of ${length ?? 'one or more'} integers >= ${min}`;
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${WHERE}: option '${name}' must be ${wanted}, received ${show(value)}`);
+  }
+  if (length === undefined ? value.length === 0 : value.length !== length) {
+    throw new RangeError(`${WHERE}: option '${name}' must be ${wanted}, received ${show(value)}`);
+  }
+  return value.map((v, i) => checkNumber(WHERE, `${name}[${i}]`, v, { integer: true, min }));
+}
+
+/** The fully validated options, as used to build the layers. */
+interface ResolvedCnnOptions {
+  filters: number[];
+  kernelSize: number;
+  poolSize: number;
+  convDropout: number;
+  denseUnits: number;
+  denseDropout: number;
+  classes: number;
+  inputShape: [number, number, number];
+  learningRate: number;
+  compile: boolean;
+  batchNorm: boolean;
+  seed: number | undefined;
+}
+
+function resolveOptions(options: unknown): ResolvedCnnOptions {
+  const o = mergeOptions<BuildCnnOptions>(WHERE, BUILD_CNN_DEFAULTS, options);
+  const filters = checkIntArray('filters', o.filters, undefined, 1);
+  const inputShape = checkIntArray('inputShape', o.inputShape, 3, 1) as [number, number, number];
+  const kernelSize = checkNumber(WHERE, 'kernelSize', o.kernelSize, { integer: true, min: 1 });
+  const poolSize = checkNumber(WHERE, 'poolSize', o.poolSize, { integer: true, min: 1 });
+  const rate = { min: 0, max: 1, maxExclusive: true };
+  const convDropout = checkNumber(WHERE, 'convDropout', o.convDropout, rate);
+  const denseDropout = checkNumber(WHERE, 'denseDropout', o.denseDropout, rate);
+  const denseUnits = checkNumber(WHERE, 'denseUnits', o.denseUnits, { integer: true, min: 1 });
+  const classes = checkNumber(WHERE, 'classes', o.classes, { integer: true, min: 2 });
+  const learningRate = checkNumber(WHERE, 'learningRate', o.learningRate, { min: 0, minExclusive: true });
+  const compile = checkBoolean(WHERE, 'compile', o.compile);
+  const batchNorm = checkBoolean(WHERE, 'batchNorm', o.batchNorm);
+  const seed =
+    o.seed === undefined ? undefined : checkNumber(WHERE, 'seed', o.seed, { integer: true, min: 0 });
+  // Each pooling shrinks the image; refuse a stack that would pool it away to nothing rather than
+  // let tfjs-layers fail later with a shape error that does not name the option.
+  let [h, w] = inputShape;
+  for (let i = 0; i < filters.length; i++) {
+    h = Math.floor(h / poolSize);
+    w = Math.floor(w / poolSize);
+    if (h < 1 || w < 1) {
+      throw new RangeError(
+        `${WHERE}: ${filters.length} convolution blocks with poolSize ${poolSize} shrink a ` +
+          `${inputShape[0]}x${inputShape[1]} input to nothing; use fewer 'filters' entries, a smaller 'poolSize' ` +
+          `or a larger 'inputShape'`,
+      );
+    }
+  }
+  return {
+    filters,
+    kernelSize,
+    poolSize,
+    convDropout,
+    denseUnits,
+    denseDropout,
+    classes,
+    inputShape,
+    learningRate,
+    compile,
+    batchNorm,
+    seed,
+  };
+}
+
+/**
+ * Builds the reference Fashion-MNIST CNN (or a variant of it) as a fresh `tf.LayersModel`.
+ *
+ * With the defaults it is exactly the reference network: Conv2D(64, 2×2, same, relu) → MaxPooling2D(2) →
+ * Dropout(0.3) → Conv2D(32, 2×2, same, relu) → MaxPooling2D(2) → Dropout(0.3) → Flatten → Dense(256, relu) →
+ * Dropout(0.5) → Dense(10, softmax), 412,778 trainable parameters, compiled with Adam(0.001), categorical
+ * cross-entropy and accuracy. Kernels use Glorot-uniform initialisation as in Keras, where the reference was
+ * written (tfjs-layers would otherwise default to Glorot-normal).
+ *
+ * No backend is imported: the model runs on whichever backend the caller has set.
+ *
+ * @throws TypeError for an option of the wrong type or an unknown option; RangeError for a value out of range.
+ * @example
+ * ```ts
+ *  * import '@tensorflow/tfjs-backend-cpu';
+ * import { buildCnn } from 'fashion-mnist-tfjs';
+ *
+ * const model = buildCnn({ seed: 42 });
+ * model.summary(); // Total params: 412,778
+ * const wider = buildCnn({ filters: [128, 64], batchNorm: true, learningRate: 0.002 });
+ * ```
+ */
+export function buildCnn(options?: BuildCnnOptions): tfl.Sequential {
+  const o = resolveOptions(options);
+  // One distinct seed per initializer: reusing a single seed would give every layer of the same shape
+  // identical weights.
+  let next = 0;
+  const kernelInit = () =>
+    tfl.initializers.glorotUniform(o.seed === undefined ? {} : { seed: o.seed * 1009 + next++ });
+
+  const model = tfl.sequential();
+  o.filters.forEach((filters, i) => {
+    model.add(
+      tfl.layers.conv2d({
+        ...(i === 0 ? { inputShape: o.inputShape } : {}),
+        filters,
+        kernelSize: o.kernelSize,
+        padding: 'same',
+        activation: o.batchNorm ? 'linear' : 'relu',
+        useBias: !o.batchNorm, // batch normalisation's beta does the bias's job
+        kernelInitializer: kernelInit(),
+      }),
+    );
+    if (o.batchNorm) {
+      model.add(tfl.layers.batchNormalization({}));
+      model.add(tfl.layers.activation({ activation: 'relu' }));
+    }
+    model.add(tfl.layers.maxPooling2d({ poolSize: o.poolSize }));
+    model.add(tfl.layers.dropout({ rate: o.convDropout }));
+  });
+  model.add(tfl.layers.flatten());
+  model.add(tfl.layers.dense({ units: o.denseUnits, activation: 'relu', kernelInitializer: kernelInit() }));
+  model.add(tfl.layers.dropout({ rate: o.denseDropout }));
+  model.add(tfl.layers.dense({ units: o.classes, activation: 'softmax', kernelInitializer: kernelInit() }));
+  if (o.compile) {
+    // By name, so that the model owns the optimizer and model.dispose() frees its state too; the rate is set
+    // on it afterwards (tfjs-layers' named Adam starts at 0.001).
+    model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    (model.optimizer as unknown as { learningRate: number }).learningRate = o.learningRate;
+  }
+  return model;
+}
+
+/**
+ * Number of trainable parameters of a model (412,778 for the default {@link buildCnn}).
+ *
+ * @example
+ * ```ts
+ * countTrainableParams(buildCnn()); // 412778
+ * ```
+ */
+export function countTrainableParams(model: tfl.LayersModel): number {
+  let total = 0;
+  for (const w of model.trainableWeights) total += w.shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+  return total;
+}
