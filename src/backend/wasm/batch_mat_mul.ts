@@ -2,10 +2,10 @@
 // product with transposeA or transposeB (all of a Dense layer's gradients) to a scalar triple loop
 // that runs at about 1-3 GFLOP/s, while the plain product goes to XNNPACK at about 40. Transposing
 // the operand in a blocked JS loop costs one pass over it, so for unbatched products this kernel
-// transposes first and then calls the stock plain product. Batched products are left alone.
+// transposes first (with the stock C++ Transpose, about 3x faster than a JS loop) and then calls
+// the stock plain product. Batched products are left alone.
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { asWasm, call, f32, type KernelArgs, release, type WasmBackendLike } from './heap.js';
-import { transpose2d } from './layout.js';
+import { asWasm, call, type KernelArgs, release, type WasmBackendLike } from './heap.js';
 
 function batchOf(shape: number[]): number {
   let b = 1;
@@ -14,16 +14,17 @@ function batchOf(shape: number[]): number {
 }
 
 /** Materialises the transpose of the last two axes of an unbatched matrix (keeps its rank). */
-function transposed(backend: WasmBackendLike, t: TensorInfo): TensorInfo {
-  const rows = t.shape[t.shape.length - 2];
-  const cols = t.shape[t.shape.length - 1];
-  const out = backend.makeOutput([...t.shape.slice(0, -2), cols, rows], 'float32');
-  transpose2d(f32(backend, t, rows * cols), rows, cols, f32(backend, out));
-  return out;
+function transposed(backend: WasmBackendLike, transpose: KernelConfig, t: TensorInfo): TensorInfo {
+  const rank = t.shape.length;
+  const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+  return call(transpose, backend, { x: t }, { perm });
 }
 
-/** Creates the kernel (BatchMatMul or _FusedMatMul): `stock` is the kernel it replaces. */
-export function makeMatMul(stock: KernelConfig): KernelConfig['kernelFunc'] {
+/**
+ * Creates the kernel (BatchMatMul or _FusedMatMul): `stock` is the kernel it replaces,
+ * `transpose` the stock wasm Transpose.
+ */
+export function makeMatMul(stock: KernelConfig, transpose: KernelConfig): KernelConfig['kernelFunc'] {
   return (args) => {
     const { inputs, attrs } = args as unknown as KernelArgs;
     const backend = asWasm(args.backend);
@@ -40,8 +41,8 @@ export function makeMatMul(stock: KernelConfig): KernelConfig['kernelFunc'] {
     ) {
       return stock.kernelFunc(args);
     }
-    const a2 = transposeA ? transposed(backend, a) : a;
-    const b2 = transposeB ? transposed(backend, b) : b;
+    const a2 = transposeA ? transposed(backend, transpose, a) : a;
+    const b2 = transposeB ? transposed(backend, transpose, b) : b;
     const out = call(
       stock,
       backend,

@@ -94,21 +94,21 @@ export function installWasmTrainingKernels(): WasmTrainingInstall {
   const matMul = stock('BatchMatMul');
   const fusedMatMul = stock('_FusedMatMul');
   const sum = stock('Sum');
+  const transpose = stock('Transpose');
+  const avgPool = stock('AvgPool');
+  const identity = stock('Identity');
+  const cast = stock('Cast');
   const inputGrad = tf.getKernel('Conv2DBackpropInput', BACKEND);
   const poolGrad = tf.getKernel('MaxPoolGrad', BACKEND);
   const before = new Map<WasmTrainingKernel, tf.KernelConfig | undefined>();
   for (const name of WASM_TRAINING_KERNELS) before.set(name, tf.getKernel(name, BACKEND));
 
-  const transpose = stock('Transpose');
   register('Conv2DBackpropFilter', makeConv2DBackpropFilter({ matMul, transpose }), [matMul, transpose]);
   register('Conv2DBackpropInput', makeConv2DBackpropInput(conv2d, inputGrad), [conv2d, inputGrad]);
   register('MaxPoolGrad', makeMaxPoolGrad(poolGrad), [poolGrad]);
-  register('BatchMatMul', makeMatMul(matMul), [matMul]);
-  register('_FusedMatMul', makeMatMul(fusedMatMul), [fusedMatMul]);
-  const avgPool = stock('AvgPool');
+  register('BatchMatMul', makeMatMul(matMul, transpose), [matMul, transpose]);
+  register('_FusedMatMul', makeMatMul(fusedMatMul, transpose), [fusedMatMul, transpose]);
   register('Sum', makeSum(sum, avgPool), [sum, avgPool]);
-  const identity = stock('Identity');
-  const cast = stock('Cast');
   register('Identity', makeIdentity(identity), [identity]);
   register('Cast', makeCast(cast), [cast]);
   saved = before;

@@ -2,26 +2,6 @@
 // handed to XNNPACK's fully-connected path (plain row-major A times plain B), the only matmul
 // path of tfjs-backend-wasm 4.22 that is fast; its transposed-operand path is a scalar loop.
 
-/** Tile edge for the blocked transpose: 32x32 floats = 4 KiB per tile, two tiles fit in L1. */
-const TILE = 32;
-
-/**
- * Writes the transpose of the row-major `rows x cols` matrix `src` into `dst` (`cols x rows`).
- * Blocked so that both the reads and the writes stay within a few cache lines per tile.
- */
-export function transpose2d(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const c1 = Math.min(cols, c0 + TILE);
-      for (let r = r0; r < r1; r++) {
-        const s = r * cols;
-        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[s + c];
-      }
-    }
-  }
-}
-
 /** Geometry of one shifted, strided gather (see {@link gatherTransposed}). */
 export interface GatherGeometry {
   /** Source tensor height, width and channels (NHWC, batch implied). */

@@ -7,6 +7,7 @@
 // case) take an unrolled 2x2 path.
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import { asWasm, f32, type KernelArgs, pair } from './heap.js';
+import { simdKernels } from './simd.js';
 
 interface PoolAttrs {
   filterSize: number | [number, number];
@@ -41,6 +42,24 @@ export function makeMaxPoolGrad(fallback: KernelConfig | undefined): KernelConfi
     const pt = info.padInfo.top;
     const pl = info.padInfo.left;
     const out = backend.makeOutput(x.shape, 'float32');
+    const simd =
+      fh === 2 &&
+      fw === 2 &&
+      sh === 2 &&
+      sw === 2 &&
+      pt === 0 &&
+      pl === 0 &&
+      H === 2 * OH &&
+      W === 2 * OW &&
+      C % 4 === 0
+        ? simdKernels(backend.wasm)
+        : null;
+    if (simd != null && N * OH > 0 && OW > 0 && C > 0) {
+      const at = (t: TensorInfo) =>
+        (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+      simd.maxPoolGrad2x2(at(x), at(dy), at(out), N * OH, OW, W, C * 4);
+      return out;
+    }
     const dx = f32(backend, out);
     const xv = f32(backend, x);
     const g = f32(backend, dy);
