@@ -12,6 +12,14 @@
  * - `BAD_MODEL`: a saved model directory that is missing files or damaged.
  * - `BAD_INPUT`: data given to an estimator that it cannot use (NaN, wrong size, …).
  * - `NOT_FITTED`: an estimator used before `fit`.
+ * @example
+ * ```ts
+ * try {
+ *   await loadFashionMnist({ dir: 'downloads' });
+ * } catch (e) {
+ *   if (e instanceof FashionMnistError && e.code === 'CHECKSUM_MISMATCH') console.error('damaged file:', e.path);
+ * }
+ * ```
  */
 export type FashionMnistErrorCode =
   | 'BAD_MAGIC'

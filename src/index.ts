@@ -4,3 +4,4 @@ export * from './data/index.js';
 export * from './augment/index.js';
 export * from './knn/index.js';
 export * from './cnn/index.js';
+export * from './report/index.js';

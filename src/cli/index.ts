@@ -1,1 +1,4 @@
-// The cli capability; see the folder's modules.
+// The cli capability (Node only): the `fashion-mnist` program, runnable in-process.
+
+export type { CliIo } from './context.js';
+export { createProgram, EXIT, runCli } from './program.js';

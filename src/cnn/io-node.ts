@@ -138,13 +138,20 @@ export async function saveModel(
   }
 
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-    }),
-    { includeOptimizer },
-  );
+  // tfjs-layers' save() leaves one tensor behind per call when it includes the optimizer (the iteration
+  // counter it builds for the weight list); a scope collects it, since everything saved is copied out as bytes.
+  tf.engine().startScope();
+  try {
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+      }),
+      { includeOptimizer },
+    );
+  } finally {
+    tf.engine().endScope();
+  }
   if (!artifacts?.weightSpecs || artifacts.weightData === undefined) {
     throw new FashionMnistError('BAD_MODEL', `${where}: the model produced no weights to save`);
   }

@@ -3,7 +3,14 @@ import type { DatasetFile, DatasetSpec } from './catalog.js';
 import { gunzip, isGzip, parseIdxBytes, sha256Hex } from './idx.js';
 import { type Split, splitFromIdx } from './split.js';
 
-/** Where a loaded data set came from. */
+/**
+ * Where a loaded data set came from.
+ * @example
+ * ```ts
+ * const { source } = await loadFashionMnist();
+ * if (source.kind === 'sample') console.warn('running on the embedded sample');
+ * ```
+ */
 export interface DataSource {
   /**
    * `url`: fetched from a base URL; `dir`: an explicit directory; `env`: `FASHION_MNIST_DIR`; `cache`: the
@@ -15,7 +22,14 @@ export interface DataSource {
   location: string;
 }
 
-/** A loaded data set: both splits and where they came from. */
+/**
+ * A loaded data set: both splits and where they came from.
+ * @example
+ * ```ts
+ * const data: FashionMnist = await loadFashionMnist({ fallbackToSample: true });
+ * console.log(data.train.count, data.test.count, data.isSample ? '(sample)' : '');
+ * ```
+ */
 export interface FashionMnist {
   train: Split;
   test: Split;
@@ -24,7 +38,15 @@ export interface FashionMnist {
   isSample: boolean;
 }
 
-/** Progress of a load, reported per file and phase. */
+/**
+ * Progress of a load, reported per file and phase.
+ * @example
+ * ```ts
+ * await loadFashionMnist({
+ *   onProgress: (p: LoadProgress) => console.log(`${p.phase} ${p.file} ${p.loaded}/${p.total ?? '?'} (${p.filesDone}/${p.files})`),
+ * });
+ * ```
+ */
 export interface LoadProgress {
   /** `read` / `download`: bytes arriving; `verify`: checksum; `done`: a file is ready. */
   phase: 'read' | 'download' | 'verify' | 'done';
@@ -40,7 +62,14 @@ export interface LoadProgress {
   files: number;
 }
 
-/** Called with progress while loading; it should return quickly. */
+/**
+ * Called with progress while loading; it should return quickly.
+ * @example
+ * ```ts
+ * const log: ProgressCallback = (p) => { if (p.phase === 'done') console.log(`${p.file} ready`); };
+ * await loadFashionMnist({ onProgress: log });
+ * ```
+ */
 export type ProgressCallback = (progress: LoadProgress) => void;
 
 /** How the shared assembly step gets and checks bytes; platform entries supply faster parts. */

@@ -1,6 +1,13 @@
 // Datasets as data: the loader walks these tables instead of hard-coding file names.
 
-/** One IDX file of a dataset: where it is named, what it holds and how to verify it. */
+/**
+ * One IDX file of a dataset: where it is named, what it holds and how to verify it.
+ * @example
+ * ```ts
+ * const labels = FASHION_MNIST.files.find((f) => f.split === 'test' && f.role === 'labels');
+ * console.log(labels?.name, labels?.count); // 't10k-labels-idx1-ubyte.gz' 10000
+ * ```
+ */
 export interface DatasetFile {
   /** Which array of the split this file fills. */
   readonly role: 'images' | 'labels';
@@ -16,7 +23,15 @@ export interface DatasetFile {
   readonly count: number;
 }
 
-/** A dataset as a table of files plus the places it can be downloaded from. */
+/**
+ * A dataset as a table of files plus the places it can be downloaded from.
+ * @example
+ * ```ts
+ * // MNIST is laid out the same way: describe its files and load it with the same loader.
+ * const MNIST: DatasetSpec = { id: 'mnist', mirrors: ['https://example.org/mnist/'], files: fourDatasetFileRows };
+ * const mnist = await loadFashionMnist({ dataset: MNIST });
+ * ```
+ */
 export interface DatasetSpec {
   /** Short identifier, used in messages and cache paths. */
   readonly id: string;
@@ -99,7 +114,19 @@ export const CLASS_NAMES: readonly string[] = Object.freeze([
   'Ankle boot',
 ]);
 
-/** Number of classes in Fashion-MNIST. */
+/**
+ * Number of classes in Fashion-MNIST.
+ * @example
+ * ```ts
+ * const ys = tf.oneHot(labels, NUM_CLASSES);
+ * ```
+ */
 export const NUM_CLASSES = 10;
-/** Image height and width in pixels. */
+/**
+ * Image height and width in pixels.
+ * @example
+ * ```ts
+ * const pixels = new Uint8Array(IMAGE_SIZE * IMAGE_SIZE); // one 28×28 image
+ * ```
+ */
 export const IMAGE_SIZE = 28;

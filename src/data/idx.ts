@@ -1,9 +1,22 @@
 import { FashionMnistError } from '../errors.js';
 
-/** Data types an IDX file can hold, by the name used in {@link IdxArray.dtype}. */
+/**
+ * Data types an IDX file can hold, by the name used in {@link IdxArray.dtype}.
+ * @example
+ * ```ts
+ * const dtype: IdxDtype = 'int16';
+ * const bytes = encodeIdx({ dtype, shape: [2], data: Int16Array.from([-1, 300]) });
+ * ```
+ */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
-/** The typed array that holds each IDX data type. */
+/**
+ * The typed array that holds each IDX data type.
+ * @example
+ * ```ts
+ * const values: IdxDataMap['float32'] = new Float32Array(4);
+ * ```
+ */
 export interface IdxDataMap {
   uint8: Uint8Array;
   int8: Int8Array;
@@ -13,7 +26,14 @@ export interface IdxDataMap {
   float64: Float64Array;
 }
 
-/** A decoded IDX file: its element type, dimensions and values (row-major, in platform byte order). */
+/**
+ * A decoded IDX file: its element type, dimensions and values (row-major, in platform byte order).
+ * @example
+ * ```ts
+ * const idx: IdxArray = await parseIdx(bytes);
+ * if (idx.dtype === 'uint8') console.log(idx.shape, idx.data[0]);
+ * ```
+ */
 export interface IdxArray<D extends IdxDtype = IdxDtype> {
   dtype: D;
   shape: number[];
@@ -38,7 +58,13 @@ const DTYPE_CODE: Readonly<Record<IdxDtype, number>> = Object.freeze({
   float64: 0x0e,
 });
 
-/** True when `bytes` start with the gzip magic number (1f 8b). */
+/**
+ * True when `bytes` start with the gzip magic number (1f 8b).
+ * @example
+ * ```ts
+ * const raw = isGzip(bytes) ? await gunzip(bytes) : bytes;
+ * ```
+ */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }

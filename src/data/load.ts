@@ -3,7 +3,14 @@ import { checkBoolean, checkFunction, mergeOptions, show } from '../internal/val
 import { assemble, type FashionMnist, type ProgressCallback } from './assemble.js';
 import { type DatasetFile, type DatasetSpec, FASHION_MNIST } from './catalog.js';
 
-/** Options of the universal {@link loadFashionMnist}. */
+/**
+ * Options of the universal {@link loadFashionMnist}.
+ * @example
+ * ```ts
+ * const options: LoadUrlOptions = { baseUrl: '/static/fashion-mnist/', verify: true };
+ * const data = await loadFashionMnist(options);
+ * ```
+ */
 export interface LoadUrlOptions {
   /**
    * Base URL that serves the four `.gz` files by their official names (a trailing slash is added if missing).

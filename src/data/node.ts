@@ -19,10 +19,23 @@ import { type DatasetFile, type DatasetSpec, FASHION_MNIST } from './catalog.js'
 import { readBody } from './load.js';
 import { SAMPLE } from './sample-catalog.js';
 
-/** Where Debian's `dataset-fashion-mnist` package puts the files. */
+/**
+ * Where Debian's `dataset-fashion-mnist` package puts the files.
+ * @example
+ * ```ts
+ * const data = await loadFashionMnist({ dir: DEBIAN_DIR });
+ * ```
+ */
 export const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
 
-/** Options of the Node {@link loadFashionMnist}. */
+/**
+ * Options of the Node {@link loadFashionMnist}.
+ * @example
+ * ```ts
+ * const options: LoadNodeOptions = { cacheDir: '/var/cache/fmnist', download: false, fallbackToSample: true };
+ * const data = await loadFashionMnist(options);
+ * ```
+ */
 export interface LoadNodeOptions {
   /** A directory holding the four files (`.gz` or uncompressed); when given, only it is tried. */
   dir?: string;
@@ -172,6 +185,11 @@ async function downloadFile(
 /**
  * The directory holding the package's own files (`data/sample/`, `models/`), found from this module's location
  * so that it works from `src/` (tests) and from `dist/` (the published package).
+ * @example
+ * ```ts
+ * import { join } from 'node:path';
+ * const sampleDir = join(packageRoot(), 'data', 'sample');
+ * ```
  */
 export function packageRoot(): string {
   const here = typeof __filename === 'string' ? dirname(__filename) : dirname(fileURLToPath(import.meta.url));

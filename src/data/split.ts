@@ -8,6 +8,12 @@ import type { IdxArray } from './idx.js';
 /**
  * One split of the data set, kept as compact bytes: `images` holds `count` images of `height × width`
  * pixels, row-major, values 0..255; `labels[i]` is the class of image `i` (see `CLASS_NAMES`).
+ * @example
+ * ```ts
+ * const { test }: { test: Split } = await loadFashionMnist();
+ * const firstImage = test.images.subarray(0, test.height * test.width); // 784 bytes, row-major
+ * console.log(CLASS_NAMES[test.labels[0]]); // 'Ankle boot'
+ * ```
  */
 export interface Split {
   images: Uint8Array;
@@ -102,7 +108,13 @@ export function take(split: Split, indices: ArrayLike<number>): Split {
   return { images, labels, count: indices.length, height: split.height, width: split.width };
 }
 
-/** Options of {@link toTensors}. */
+/**
+ * Options of {@link toTensors}.
+ * @example
+ * ```ts
+ * const { xs, ys } = toTensors(data.test, { normalize: false, oneHot: true } satisfies ToTensorsOptions);
+ * ```
+ */
 export interface ToTensorsOptions {
   /** Scale pixels to [0, 1] (default) or keep raw 0..255 values. */
   normalize?: boolean;
@@ -144,7 +156,15 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
   return { xs, ys };
 }
 
-/** Options of {@link batchIndices}. */
+/**
+ * Options of {@link batchIndices}.
+ * @example
+ * ```ts
+ * for (const idx of batchIndices(data.train.count, { batchSize: 128, seed: 7 })) {
+ *   // …
+ * }
+ * ```
+ */
 export interface BatchOptions {
   /** Images per batch (the last batch may be smaller). */
   batchSize?: number;

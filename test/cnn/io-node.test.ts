@@ -17,6 +17,7 @@ import { buildCnn, trainCnn } from '../../src/cnn/index.js';
 import { hasModel, loadModel, readModelArtifacts, saveModel } from '../../src/cnn/io-node.js';
 import type { Split } from '../../src/data/split.js';
 import { FashionMnistError } from '../../src/errors.js';
+import { installWasmTrainingKernels } from '../../src/wasm-training.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 import { startServer } from '../helpers/http-server.js';
 
@@ -96,6 +97,21 @@ for (const backend of BACKENDS) {
       await saveModel(model, dir);
       (await loadModel(dir)).dispose();
       expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    });
+
+    it('does not leak tensors when saving the optimizer state too', async () => {
+      const model = buildCnn({ seed: 4 });
+      const dir = fresh();
+      const { xs, ys } = { xs: tf.zeros([2, 28, 28, 1]), ys: tf.oneHot(tf.tensor1d([1, 2], 'int32'), 10) };
+      // Training on wasm needs the kernels stock tfjs-backend-wasm lacks.
+      if (tf.getBackend() === 'wasm') installWasmTrainingKernels();
+      await model.trainOnBatch(xs, ys); // creates Adam's slots, which save() then includes
+      await saveModel(model, dir, { includeOptimizer: true });
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) await saveModel(model, dir, { includeOptimizer: true });
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([xs, ys]);
       model.dispose();
     });
   });

@@ -1,0 +1,99 @@
+import { Command } from 'commander';
+import { evaluateCnn } from '../../cnn/evaluate.js';
+import { subset } from '../../data/split.js';
+import { setUpBackend } from '../backend.js';
+import {
+  type CliIo,
+  type CommonFlags,
+  commonOptions,
+  type DataFlags,
+  dataOptions,
+  intArg,
+  loadData,
+  makeOut,
+  percent,
+} from '../context.js';
+import { resolveModel } from '../model.js';
+import { writeCnnReport } from './cnn-report.js';
+import { perClassTable } from './tables.js';
+
+interface EvaluateFlags extends CommonFlags, DataFlags {
+  model?: string;
+  testSize?: number;
+  batchSize: number;
+  report?: string;
+}
+
+/** `fashion-mnist evaluate`: a saved (or the pretrained) CNN on the test set. */
+export function evaluateCommand(io: CliIo): Command {
+  const cmd = new Command('evaluate')
+    .summary('score a saved or the pretrained CNN on the test set')
+    .description(
+      'Loads a model directory (model.json + weights, as written by `fashion-mnist train`) or, without --model, ' +
+        'the pretrained model shipped in the package, and reports accuracy, loss, per-class precision/recall ' +
+        'and the confusion matrix on the test images.',
+    )
+    .option('--model <dir>', 'model directory (default: the pretrained model)')
+    .option(
+      '--test-size <n>',
+      'evaluate the first N test images only (default: all)',
+      intArg('--test-size', 1),
+    )
+    .option('--batch-size <n>', 'images per forward pass', intArg('--batch-size', 1), 500)
+    .option('--report <file>', 'write a self-contained HTML report');
+  dataOptions(commonOptions(cmd)).action(async (flags: EvaluateFlags) => {
+    const out = makeOut(io, flags);
+    const backend = await setUpBackend(flags.backend);
+    const { model, label } = await resolveModel(flags.model);
+    try {
+      const data = await loadData(out, flags);
+      const test = subset(data.test, 0, Math.min(flags.testSize ?? data.test.count, data.test.count));
+      const t0 = performance.now();
+      const ev = await evaluateCnn(model, test, { batchSize: flags.batchSize });
+      const seconds = (performance.now() - t0) / 1000;
+      let reportPath: string | undefined;
+      if (flags.report) {
+        reportPath = await writeCnnReport(
+          flags.report,
+          'CNN evaluation on Fashion-MNIST',
+          test,
+          ev,
+          {
+            model: label,
+            data: `${data.source.kind}: ${data.source.location}`,
+            'test images': test.count,
+            loss: ev.loss.toFixed(4),
+            backend,
+            'wall time': `${seconds.toFixed(1)} s`,
+          },
+          data.isSample,
+        );
+      }
+      if (flags.json) {
+        out.json({
+          command: 'evaluate',
+          model: label,
+          accuracy: ev.accuracy,
+          loss: ev.loss,
+          test: ev.count,
+          backend,
+          seconds,
+          isSample: data.isSample,
+          source: data.source,
+          perClass: ev.perClass,
+          confusion: ev.confusion,
+          report: reportPath,
+        });
+        return;
+      }
+      out.say(
+        `${data.isSample ? 'SAMPLE ' : ''}CNN accuracy (${label}): ${percent(ev.accuracy)} on ${ev.count} test images, loss ${ev.loss.toFixed(4)}`,
+      );
+      out.say(perClassTable(ev.perClass));
+      if (reportPath) out.say(`report: ${reportPath}`);
+    } finally {
+      model.dispose();
+    }
+  });
+  return cmd;
+}

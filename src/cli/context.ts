@@ -1,0 +1,209 @@
+// What every command shares: where output goes, the common flags, number parsing that fails with a message a
+// user can act on, data loading with a progress bar, and writing the HTML report.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { FashionMnist, LoadProgress } from '../data/assemble.js';
+import { FASHION_MNIST } from '../data/catalog.js';
+import { DEBIAN_DIR, defaultCacheDir, loadFashionMnist, loadSample } from '../data/node.js';
+import { FashionMnistError } from '../errors.js';
+import { createProgressBar, type ProgressBar, type ProgressStream } from '../report/progress.js';
+import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
+
+/**
+ * Streams and environment of one CLI run; tests pass their own to run the CLI in-process.
+ *
+ * @example
+ * ```ts
+ * let out = '';
+ * const io: CliIo = { stdout: { write: (s) => (out += s) }, stderr: process.stderr };
+ * await runCli(['data', '--sample', '--json'], io);
+ * ```
+ */
+export interface CliIo {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+  /** Environment variables (default `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Flags every command has. */
+export interface CommonFlags {
+  backend: BackendChoice;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Flags of the commands that read the data set. */
+export interface DataFlags {
+  dataDir?: string;
+  sample?: boolean;
+  download: boolean;
+}
+
+/** Output helpers bound to one command's flags. */
+export interface Out {
+  readonly io: CliIo;
+  readonly flags: CommonFlags;
+  /** A result line for people on stdout; replaced by the one object of `--json`, kept with `--quiet`. */
+  say(line?: string): void;
+  /** A message on stderr (what is happening, SAMPLE warnings), even with `--json`; silenced by `--quiet`. */
+  warn(line: string): void;
+  /** The single JSON result of `--json`. */
+  json(value: unknown): void;
+  /** A progress bar on stderr, drawn only on a TTY and without `--quiet`. */
+  bar(label: string, total: number): ProgressBar;
+}
+
+export function makeOut(io: CliIo, flags: CommonFlags): Out {
+  return {
+    io,
+    flags,
+    say(line = '') {
+      if (!flags.json) io.stdout.write(`${line}\n`);
+    },
+    warn(line) {
+      if (!flags.quiet) io.stderr.write(`${line}\n`);
+    },
+    json(value) {
+      io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+    bar(label, total) {
+      return createProgressBar({ label, total, stream: io.stderr, quiet: Boolean(flags.quiet) });
+    },
+  };
+}
+
+/** Adds `--backend`, `--quiet` and `--json` to a command. */
+export function commonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--backend <name>', 'TensorFlow.js backend; auto picks the fastest installed')
+        .choices(BACKEND_CHOICES)
+        .default('auto'),
+    )
+    .option('-q, --quiet', 'no progress bars or messages, only results and errors')
+    .option('--json', 'print one JSON object with the results (for scripts)');
+}
+
+/** Adds the options that say where the data set is. */
+export function dataOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'directory with the four Fashion-MNIST .gz files (default: the usual search)')
+    .option('--sample', 'use the small sample shipped in the package (results are marked SAMPLE)')
+    .option('--no-download', 'do not download when no local copy is found');
+}
+
+/** A parser for an integer option within bounds, for commander. */
+export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(`${name} must be an integer ${range}, received '${value}'.`);
+    }
+    return n;
+  };
+}
+
+/** A parser for a number option within bounds, for commander. */
+export function numArg(name: string, min = -Infinity, max = Infinity) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      const range =
+        min === -Infinity && max === Infinity
+          ? ''
+          : max === Infinity
+            ? ` >= ${min}`
+            : min === -Infinity
+              ? ` <= ${max}`
+              : ` from ${min} to ${max}`;
+      throw new InvalidArgumentError(`${name} must be a number${range}, received '${value}'.`);
+    }
+    return n;
+  };
+}
+
+const PHASE: Record<LoadProgress['phase'], string> = {
+  read: 'reading',
+  download: 'downloading',
+  verify: 'verifying',
+  done: 'loaded',
+};
+
+/** How to get the full data set, for `fashion-mnist data`, its help and every "not found" message. */
+export const HOW_TO_GET: readonly string[] = [
+  'How to get the full data set (any one of these):',
+  `  apt-get install dataset-fashion-mnist     Debian/Ubuntu; installs into ${DEBIAN_DIR}`,
+  '  export FASHION_MNIST_DIR=/path/to/files    a directory with the four .gz files',
+  '  fashion-mnist data                         downloads into the cache when online',
+  `  (cache: ${defaultCacheDir()}; mirrors: ${FASHION_MNIST.mirrors.join(', ')})`,
+  'Or try any command on the small sample shipped in the package with --sample.',
+];
+
+/** Loads the data set as the flags say, with a progress bar over the files. */
+export async function loadData(out: Out, flags: DataFlags): Promise<FashionMnist> {
+  const bar = out.bar('data', 4);
+  const onProgress = (p: LoadProgress) => {
+    bar.update(p.filesDone, { [PHASE[p.phase]]: p.file });
+  };
+  const env = out.io.env ?? process.env;
+  const saved = process.env.FASHION_MNIST_DIR;
+  // The loader reads FASHION_MNIST_DIR from process.env; an in-process run with its own env must see that one.
+  if (out.io.env) {
+    if (env.FASHION_MNIST_DIR === undefined) delete process.env.FASHION_MNIST_DIR;
+    else process.env.FASHION_MNIST_DIR = env.FASHION_MNIST_DIR;
+  }
+  try {
+    const data = flags.sample
+      ? await loadSample({ onProgress })
+      : await loadFashionMnist({ dir: flags.dataDir, download: flags.download, onProgress });
+    bar.finish(`data: ${data.train.count} training + ${data.test.count} test images (${data.source.kind})`);
+    if (data.isSample) {
+      out.warn(
+        'SAMPLE: using the small embedded sample (6,000 training / 1,000 test images); results are not comparable with published figures.',
+      );
+    }
+    return data;
+  } catch (e) {
+    // Every way a missing data set can be reported should end with how to get it.
+    if (e instanceof FashionMnistError && e.code === 'NOT_FOUND' && !e.message.includes('apt-get')) {
+      throw new FashionMnistError('NOT_FOUND', `${e.message}\n${HOW_TO_GET.join('\n')}`, {
+        path: e.path,
+        cause: e,
+      });
+    }
+    throw e;
+  } finally {
+    if (out.io.env) {
+      if (saved === undefined) delete process.env.FASHION_MNIST_DIR;
+      else process.env.FASHION_MNIST_DIR = saved;
+    }
+  }
+}
+
+/** Writes a text file, creating its directory; returns the absolute path. */
+export async function writeText(path: string, text: string): Promise<string> {
+  const abs = resolve(path);
+  await mkdir(dirname(abs), { recursive: true });
+  await writeFile(abs, text);
+  return abs;
+}
+
+/** Formats a 0..1 fraction as a percentage with two decimals. */
+export function percent(x: number): string {
+  return `${(x * 100).toFixed(2)} %`;
+}
+
+/** The published accuracies users compare with (the reference study, then the Fashion-MNIST benchmark). */
+export const REFERENCES = Object.freeze({
+  knn: [
+    { label: 'reference k-NN (k = 5)', accuracy: 0.8577 },
+    { label: 'Fashion-MNIST benchmark', accuracy: 0.86 },
+  ],
+  cnn: [
+    { label: 'reference CNN (50 epochs, random erasing)', accuracy: 0.9232 },
+    { label: 'Fashion-MNIST benchmark', accuracy: 0.916 },
+  ],
+});
