@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FashionMnistError } from '../../src/errors.js';
 import { encodeIdx, type IdxDtype, isGzip, parseIdx, parseIdxBytes, sha256Hex } from '../../src/data/idx.js';
+import { FashionMnistError } from '../../src/errors.js';
 
 const samples: Record<IdxDtype, number[]> = {
   uint8: [0, 1, 127, 255, 3, 9],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LoadProgress } from '../../src/data/assemble.js';
 import { loadFashionMnist } from '../../src/data/load.js';
 import { FashionMnistError } from '../../src/errors.js';
-import type { LoadProgress } from '../../src/data/assemble.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
 import { makeTinyDataset } from '../helpers/tiny-dataset.js';
 

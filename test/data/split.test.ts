@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FashionMnistError } from '../../src/errors.js';
 import { encodeIdx, parseIdxBytes } from '../../src/data/idx.js';
 import {
   batchIndices,
@@ -11,6 +10,7 @@ import {
   take,
   toTensors,
 } from '../../src/data/split.js';
+import type { FashionMnistError } from '../../src/errors.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
 function split(n: number): Split {
