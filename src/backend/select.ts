@@ -3,16 +3,36 @@
 // failure is recorded as a reason instead of an exception until no candidate is left.
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
-import { checkBoolean, mergeOptions, show } from '../internal/validate.js';
+import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { installWasmTrainingKernels } from './wasm/install.js';
+import { startWasmWithThreads } from './wasm-threads.js';
 
-/** Backends {@link selectBackend} knows, fastest first (the order {@link useFastestBackend} tries). */
+/**
+ * Backends {@link selectBackend} knows, fastest first (the order {@link useFastestBackend} tries).
+ * @example
+ * ```ts
+ * for (const c of BACKEND_CANDIDATES) console.log(c, BACKEND_PACKAGES[c].package);
+ * ```
+ */
 export const BACKEND_CANDIDATES = Object.freeze(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const);
 
-/** One of {@link BACKEND_CANDIDATES}. */
+/**
+ * One of {@link BACKEND_CANDIDATES}.
+ * @example
+ * ```ts
+ * const name: BackendCandidate = 'wasm';
+ * await selectBackend(name);
+ * ```
+ */
 export type BackendCandidate = (typeof BACKEND_CANDIDATES)[number];
 
-/** The npm package each candidate needs, and the tfjs backend name it registers. */
+/**
+ * The npm package each candidate needs, and the tfjs backend name it registers.
+ * @example
+ * ```ts
+ * console.log(BACKEND_PACKAGES['tfjs-node'].package); // '@tensorflow/tfjs-node'
+ * ```
+ */
 export const BACKEND_PACKAGES: Readonly<Record<BackendCandidate, { package: string; backend: string }>> =
   Object.freeze({
     'tfjs-node-gpu': { package: '@tensorflow/tfjs-node-gpu', backend: 'tensorflow' },
@@ -21,14 +41,28 @@ export const BACKEND_PACKAGES: Readonly<Record<BackendCandidate, { package: stri
     cpu: { package: '@tensorflow/tfjs-backend-cpu', backend: 'cpu' },
   });
 
-/** A candidate that was not used, and why. */
+/**
+ * A candidate that was not used, and why.
+ * @example
+ * ```ts
+ * const { skipped } = await useFastestBackend();
+ * for (const s of skipped) console.log(`${s.candidate}: ${s.reason}`);
+ * ```
+ */
 export interface SkippedBackend {
   candidate: BackendCandidate;
   package: string;
   reason: string;
 }
 
-/** What {@link selectBackend} / {@link useFastestBackend} set up. */
+/**
+ * What {@link selectBackend} / {@link useFastestBackend} set up.
+ * @example
+ * ```ts
+ * const choice: BackendSelection = await useFastestBackend();
+ * console.log(choice.backend, choice.package);
+ * ```
+ */
 export interface BackendSelection {
   /** The candidate now in use. */
   candidate: BackendCandidate;
@@ -42,26 +76,58 @@ export interface BackendSelection {
   skipped: SkippedBackend[];
 }
 
-/** Options of {@link selectBackend}. */
+/**
+ * Options of {@link selectBackend}.
+ * @example
+ * ```ts
+ * await selectBackend('wasm', { trainingKernels: true, wasmThreads: 2 });
+ * ```
+ */
 export interface SelectBackendOptions {
   /** For wasm: install the training kernels (`installWasmTrainingKernels`) so CNNs can train. Default true. */
   trainingKernels?: boolean;
+  /**
+   * For wasm: XNNPACK threads (1..8). Above 1 the multithreaded build is started with
+   * {@link startWasmWithThreads}, which only works before anything else has started the wasm
+   * backend. Default 1 (the package's own single-threaded build in Node).
+   */
+  wasmThreads?: number;
 }
 
-/** Options of {@link useFastestBackend}. */
+/**
+ * Options of {@link useFastestBackend}.
+ * @example
+ * ```ts
+ * await useFastestBackend({ candidates: ['wasm', 'cpu'] });
+ * ```
+ */
 export interface UseFastestBackendOptions extends SelectBackendOptions {
   /** Candidates to try, in order. Default: all of {@link BACKEND_CANDIDATES}. */
   candidates?: readonly BackendCandidate[];
 }
 
-/** Defaults of {@link selectBackend}. */
+/**
+ * Defaults of {@link selectBackend}.
+ * @example
+ * ```ts
+ * console.log(SELECT_BACKEND_DEFAULTS.wasmThreads); // 1
+ * ```
+ */
 export const SELECT_BACKEND_DEFAULTS: Readonly<Required<SelectBackendOptions>> = Object.freeze({
   trainingKernels: true,
+  wasmThreads: 1,
 });
 
-/** Defaults of {@link useFastestBackend}. */
+/**
+ * Defaults of {@link useFastestBackend}.
+ * @example
+ * ```ts
+ * console.log(USE_FASTEST_BACKEND_DEFAULTS.candidates); // ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']
+ * ```
+ */
 export const USE_FASTEST_BACKEND_DEFAULTS: Readonly<Required<UseFastestBackendOptions>> = Object.freeze({
   trainingKernels: true,
+  wasmThreads: 1,
   candidates: BACKEND_CANDIDATES,
 });
 
@@ -80,7 +146,11 @@ function firstLine(e: unknown): string {
 }
 
 /** Tries one candidate; returns null on success, else why it cannot be used. */
-async function tryCandidate(candidate: BackendCandidate, trainingKernels: boolean): Promise<string | null> {
+async function tryCandidate(
+  candidate: BackendCandidate,
+  trainingKernels: boolean,
+  wasmThreads: number,
+): Promise<string | null> {
   const { package: pkg, backend } = BACKEND_PACKAGES[candidate];
   try {
     // A variable specifier: bundlers and the type checker must not resolve an optional package.
@@ -100,6 +170,7 @@ async function tryCandidate(candidate: BackendCandidate, trainingKernels: boolea
   }
   try {
     if (candidate === 'wasm' && trainingKernels) installWasmTrainingKernels();
+    if (candidate === 'wasm' && wasmThreads > 1) await startWasmWithThreads({ threads: wasmThreads });
     if (!(await tf.setBackend(backend))) return `the '${backend}' backend from ${pkg} failed to initialise`;
     await tf.ready();
   } catch (e) {
@@ -146,7 +217,8 @@ export async function selectBackend(
   const candidate = checkCandidate(where, 'name', name);
   const o = mergeOptions<Required<SelectBackendOptions>>(where, SELECT_BACKEND_DEFAULTS, options);
   const trainingKernels = checkBoolean(where, 'trainingKernels', o.trainingKernels);
-  const failure = await tryCandidate(candidate, trainingKernels);
+  const wasmThreads = checkNumber(where, 'wasmThreads', o.wasmThreads, { integer: true, min: 1, max: 8 });
+  const failure = await tryCandidate(candidate, trainingKernels, wasmThreads);
   if (failure != null) {
     throw new FashionMnistError('NOT_FOUND', `${where}('${candidate}'): ${failure}`);
   }
@@ -172,6 +244,7 @@ export async function useFastestBackend(options?: UseFastestBackendOptions): Pro
   const where = 'useFastestBackend';
   const o = mergeOptions<Required<UseFastestBackendOptions>>(where, USE_FASTEST_BACKEND_DEFAULTS, options);
   const trainingKernels = checkBoolean(where, 'trainingKernels', o.trainingKernels);
+  const wasmThreads = checkNumber(where, 'wasmThreads', o.wasmThreads, { integer: true, min: 1, max: 8 });
   if (!Array.isArray(o.candidates)) {
     throw new TypeError(
       `${where}: option 'candidates' must be an array of backend names, received ${show(o.candidates)}`,
@@ -183,7 +256,7 @@ export async function useFastestBackend(options?: UseFastestBackendOptions): Pro
   const candidates = o.candidates.map((c, i) => checkCandidate(where, `option 'candidates[${i}]'`, c));
   const skipped: SkippedBackend[] = [];
   for (const candidate of candidates) {
-    const failure = await tryCandidate(candidate, trainingKernels);
+    const failure = await tryCandidate(candidate, trainingKernels, wasmThreads);
     if (failure == null) return selection(candidate, trainingKernels, skipped);
     skipped.push({ candidate, package: BACKEND_PACKAGES[candidate].package, reason: failure });
   }

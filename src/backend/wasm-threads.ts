@@ -18,14 +18,27 @@ import os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, mergeOptions } from '../internal/validate.js';
+import { rememberWasmMemory } from './wasm/simd.js';
 
-/** Options of {@link startWasmWithThreads}. */
+/**
+ * Options of {@link startWasmWithThreads}.
+ * @example
+ * ```ts
+ * await startWasmWithThreads({ threads: 2 });
+ * ```
+ */
 export interface WasmThreadsOptions {
   /** Threads in XNNPACK's pool, the calling thread included (1..8; default: the CPU count, at most 8). */
   threads?: number;
 }
 
-/** Defaults of {@link startWasmWithThreads}. */
+/**
+ * Defaults of {@link startWasmWithThreads}.
+ * @example
+ * ```ts
+ * console.log(WASM_THREADS_DEFAULTS.threads); // the CPU count, at most 8
+ * ```
+ */
 export const WASM_THREADS_DEFAULTS: Readonly<Required<WasmThreadsOptions>> = Object.freeze({
   threads: Math.min(8, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)),
 });
@@ -93,8 +106,19 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
   }
   let workers = 0;
   const flag = tf.env().getFlags().WASM_HAS_MULTITHREAD_SUPPORT;
+  // The threaded build creates its shared memory itself and does not export it: catch it, so that the
+  // training kernels' SIMD helpers can bind to it.
+  const RealMemory = WebAssembly.Memory;
+  let shared: WebAssembly.Memory | null = null;
+  class CapturingMemory extends RealMemory {
+    constructor(descriptor: WebAssembly.MemoryDescriptor) {
+      super(descriptor);
+      if (descriptor.shared) shared = this;
+    }
+  }
   try {
     globalThis.Blob = CapturingBlob;
+    (WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = CapturingMemory;
     URL.createObjectURL = (obj: Blob) => {
       const text = texts.get(obj);
       if (text == null) return realCreateObjectURL(obj);
@@ -111,6 +135,7 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
       throw new Error(`${where}: the threaded wasm backend failed to initialise`);
     await tf.ready();
   } finally {
+    (WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = RealMemory;
     globalThis.Blob = RealBlob;
     URL.createObjectURL = realCreateObjectURL;
     (os as { cpus: () => os.CpuInfo[] }).cpus = realCpus;
@@ -121,5 +146,6 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
   const pthread = backend.wasm.PThread;
   if (pthread == null) throw new Error(`${where}: the wasm backend started without threads`);
   for (const w of [...pthread.unusedWorkers, ...pthread.runningWorkers]) w.unref?.();
+  if (shared != null) rememberWasmMemory(backend.wasm, shared);
   return backend.wasm.tfjs.getThreadsCount();
 }

@@ -30,6 +30,8 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
     const wasm = await selectBackend('wasm');
     expect(wasm.backend).toBe('wasm');
+    // the threaded build must be chosen before the backend first starts: a clear error after that
+    await expect(selectBackend('wasm', { wasmThreads: 2 })).rejects.toThrow(/already initialised/);
     expect(wasm.trainingKernels).toBe(true);
     expect(wasmTrainingKernelsInstalled()).toBe(true);
     // a convolution's filter gradient now works on wasm
@@ -59,6 +61,8 @@ describe('selectBackend', () => {
     await expect(selectBackend(42 as never)).rejects.toThrow(TypeError);
     await expect(selectBackend('cpu', { trainingKernel: true } as never)).rejects.toThrow(/unknown option/);
     await expect(selectBackend('cpu', { trainingKernels: 'yes' } as never)).rejects.toThrow(TypeError);
+    await expect(selectBackend('cpu', { wasmThreads: 0 })).rejects.toThrow(RangeError);
+    await expect(useFastestBackend({ wasmThreads: 9 })).rejects.toThrow(RangeError);
   });
 });
 

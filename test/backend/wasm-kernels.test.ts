@@ -18,6 +18,7 @@ import {
   WASM_TRAINING_KERNELS,
   wasmTrainingKernelsInstalled,
 } from '../../src/backend/wasm/install.js';
+import { simdKernels } from '../../src/backend/wasm/simd.js';
 import { useBackend } from '../helpers/backends.js';
 
 const RTOL = 2e-5;
@@ -188,18 +189,21 @@ describe('Conv2DBackpropFilter (wasm) vs cpu', () => {
       const layouts: FilterGradLayout[] = ['x-major', 'dy-rows'];
       if (info.strideHeight === 1 && info.strideWidth === 1) layouts.push('dy-major');
       for (const layout of layouts) {
-        const out = conv2dBackpropFilterImpl(backend, deps, x, dy, info, layout);
-        const t = tf.engine().makeTensorFromTensorInfo(out);
-        expect(t.shape).toEqual(c.f);
-        expectClose(t.dataSync(), ref.values[0], layout);
-        t.dispose();
+        // whole batch, and one product per image (the chunked path with its accumulation)
+        for (const chunkImages of [undefined, 1]) {
+          const out = conv2dBackpropFilterImpl(backend, deps, x, dy, info, layout, chunkImages);
+          const t = tf.engine().makeTensorFromTensorInfo(out);
+          expect(t.shape).toEqual(c.f);
+          expectClose(t.dataSync(), ref.values[0], `${layout}, chunks of ${chunkImages ?? 'auto'}`);
+          t.dispose();
+        }
       }
       tf.dispose([x, dy]);
     });
   }
 
-  it('splits large batches into chunks with the same result', async () => {
-    // 130 images of 16x16x8 exceed one chunk for every layout
+  it('handles a larger batch of a 3x3 layer through the default path', async () => {
+    // 130 images of 16x16x8 (the chunked paths are covered above with one image per product)
     const xs = [130, 16, 16, 8];
     const fs = [3, 3, 8, 4];
     const info = tf.backend_util.computeConv2DInfo(
@@ -255,6 +259,10 @@ describe('Conv2DBackpropInput (wasm) vs cpu', () => {
 });
 
 describe('MaxPoolGrad (wasm) vs cpu: same routing (exactly, when windows do not overlap)', () => {
+  it('has its SIMD path on the single-threaded build (the 2x2/2 cases below run on it)', async () => {
+    await useBackend('wasm');
+    expect(simdKernels((tf.backend() as unknown as { wasm: unknown }).wasm)).not.toBeNull();
+  });
   const cases: { x: number[]; f: number; s: number; pad: 'same' | 'valid' }[] = [
     { x: [16, 28, 28, 64], f: 2, s: 2, pad: 'valid' }, // reference CNN
     { x: [3, 7, 9, 5], f: 2, s: 2, pad: 'same' }, // partial windows at the edges
@@ -265,7 +273,7 @@ describe('MaxPoolGrad (wasm) vs cpu: same routing (exactly, when windows do not 
   ];
   for (const [i, c] of cases.entries()) {
     for (const ties of [false, true]) {
-      it(`x ${c.x} pool ${c.f} stride ${c.s} pad ${c.pad}${ties ? ' with ties and -Infinity' : ''}`, async () => {
+      it(`x ${c.x} pool ${c.f} stride ${c.s} pad ${c.pad}${ties ? ' with ties, -Infinity and NaN' : ''}`, async () => {
         const size = tf.util.sizeFromShape(c.x);
         // ties: post-ReLU-like data (many exact zeros, small integers) and some -Infinity
         const values = ties

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers the gradients tf.grad needs
 import { describe, expect, it } from 'vitest';
 import { installWasmTrainingKernels } from '../../src/backend/wasm/install.js';
+import { simdKernels } from '../../src/backend/wasm/simd.js';
 import { startWasmWithThreads } from '../../src/backend/wasm-threads.js';
 import '../helpers/backends.js'; // registers the cpu and wasm backends
 
@@ -19,6 +20,8 @@ describe('startWasmWithThreads', () => {
     expect(await startWasmWithThreads({ threads: 2 })).toBe(2);
     expect(tf.getBackend()).toBe('wasm');
     await expect(startWasmWithThreads({ threads: 2 })).rejects.toThrow(/already initialised/);
+    // the SIMD helpers bind to the threaded build's shared memory too
+    expect(simdKernels((tf.backend() as unknown as { wasm: unknown }).wasm)).not.toBeNull();
 
     const xv = Float32Array.from({ length: 8 * 14 * 14 * 16 }, (_, i) => Math.sin(i * 0.37));
     const wv = Float32Array.from({ length: 2 * 2 * 16 * 8 }, (_, i) => Math.cos(i * 0.11));

@@ -23,6 +23,10 @@ function transposed(backend: WasmBackendLike, transpose: KernelConfig, t: Tensor
 /**
  * Creates the kernel (BatchMatMul or _FusedMatMul): `stock` is the kernel it replaces,
  * `transpose` the stock wasm Transpose.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: makeMatMul(stockMatMul, stockTranspose) });
+ * ```
  */
 export function makeMatMul(stock: KernelConfig, transpose: KernelConfig): KernelConfig['kernelFunc'] {
   return (args) => {

@@ -18,10 +18,30 @@ import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tf
 import { asWasm, call, f32, type KernelArgs, release, view, type WasmBackendLike } from './heap.js';
 import { gatherTransposed, im2col } from './layout.js';
 
-/** Largest JS-built operand per chunk, in floats (4 MiB); bigger jobs are split over images. */
-export const CHUNK_FLOATS = 1 << 20;
+/**
+ * Largest JS-built operand per chunk, in floats (16 MiB); bigger jobs are split over images.
+ * @example
+ * ```ts
+ * const imagesPerProduct = Math.floor(CHUNK_FLOATS / (H * W * 4 * Co));
+ * ```
+ */
+export const CHUNK_FLOATS = 1 << 22;
+/**
+ * Largest dy chunk the 'dy-rows' layout transposes at once (see the 4 KiB aliasing note above).
+ * @example
+ * ```ts
+ * const imagesPerTranspose = Math.floor(TRANSPOSE_CHUNK_FLOATS / (OH * OW * Co));
+ * ```
+ */
+export const TRANSPOSE_CHUNK_FLOATS = 1 << 19;
 
-/** The three operand layouts; see the file comment. */
+/**
+ * The three operand layouts; see the file comment.
+ * @example
+ * ```ts
+ * const layout: FilterGradLayout = chooseFilterGradLayout(info); // 'dy-rows' for 1 input channel
+ * ```
+ */
 export type FilterGradLayout = 'x-major' | 'dy-major' | 'dy-rows';
 
 interface FilterAttrs {
@@ -32,7 +52,14 @@ interface FilterAttrs {
   filterShape: [number, number, number, number];
 }
 
-/** Estimated cost (arbitrary units ~ ns) of each layout; the arithmetic is the same for all. */
+/**
+ * Estimated cost (arbitrary units ~ ns) of each layout; the arithmetic is the same for all.
+ * @example
+ * ```ts
+ * const info = tf.backend_util.computeConv2DInfo([64, 14, 14, 64], [2, 2, 64, 32], 1, 1, 'same');
+ * console.log(filterGradCosts(info)); // dy-major is the cheapest
+ * ```
+ */
 export function filterGradCosts(info: backend_util.Conv2DInfo): Record<FilterGradLayout, number> {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
   const P = N * info.outHeight * info.outWidth;
@@ -47,7 +74,14 @@ export function filterGradCosts(info: backend_util.Conv2DInfo): Record<FilterGra
   };
 }
 
-/** The layout {@link conv2dBackpropFilterImpl} uses for `info` (the cheapest estimate). */
+/**
+ * The layout {@link conv2dBackpropFilterImpl} uses for `info` (the cheapest estimate).
+ * @example
+ * ```ts
+ * const info = tf.backend_util.computeConv2DInfo([64, 28, 28, 1], [2, 2, 1, 64], 1, 1, 'same');
+ * chooseFilterGradLayout(info); // 'dy-rows'
+ * ```
+ */
 export function chooseFilterGradLayout(info: backend_util.Conv2DInfo): FilterGradLayout {
   const costs = filterGradCosts(info);
   let best: FilterGradLayout = 'dy-major';
@@ -55,7 +89,13 @@ export function chooseFilterGradLayout(info: backend_util.Conv2DInfo): FilterGra
   return best;
 }
 
-/** Stock wasm kernels the filter gradient is built from. */
+/**
+ * Stock wasm kernels the filter gradient is built from.
+ * @example
+ * ```ts
+ * const deps: FilterGradDeps = { matMul: tf.getKernel('BatchMatMul', 'wasm')!, transpose: tf.getKernel('Transpose', 'wasm')! };
+ * ```
+ */
 export interface FilterGradDeps {
   /** BatchMatMul (its plain, untransposed XNNPACK path). */
   matMul: KernelConfig;
@@ -63,7 +103,13 @@ export interface FilterGradDeps {
   transpose: KernelConfig;
 }
 
-/** Creates the kernel from the stock wasm kernels it uses. */
+/**
+ * Creates the kernel from the stock wasm kernels it uses.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: makeConv2DBackpropFilter(deps) });
+ * ```
+ */
 export function makeConv2DBackpropFilter(deps: FilterGradDeps): KernelConfig['kernelFunc'] {
   return (args) => {
     const { inputs, attrs } = args as unknown as KernelArgs;
@@ -91,7 +137,14 @@ export function makeConv2DBackpropFilter(deps: FilterGradDeps): KernelConfig['ke
   };
 }
 
-/** dW for NHWC `x`, `dy` and a computed conv geometry; `layout` overrides the choice (tests). */
+/**
+ * dW for NHWC `x`, `dy` and a computed conv geometry. `layout` and `chunkImages` (images per
+ * product) override the automatic choices; the tests use them to cover every path.
+ * @example
+ * ```ts
+ * const dW = conv2dBackpropFilterImpl(backend, deps, x, dy, info, 'x-major', 1); // forced layout, one image per product
+ * ```
+ */
 export function conv2dBackpropFilterImpl(
   backend: WasmBackendLike,
   deps: FilterGradDeps,
@@ -99,6 +152,7 @@ export function conv2dBackpropFilterImpl(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
   layout: FilterGradLayout = chooseFilterGradLayout(info),
+  chunkImages?: number,
 ): TensorInfo {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
@@ -115,7 +169,12 @@ export function conv2dBackpropFilterImpl(
   const rowsA = layout === 'x-major' ? KK * Ci : layout === 'dy-major' ? KK * Co : Co;
   const colsB = layout === 'x-major' ? Co : layout === 'dy-major' ? Ci : KK * Ci;
   const builtPerImage = pixels * (layout === 'dy-rows' ? Co + KK * Ci : rowsA);
-  const perChunk = Math.max(1, Math.min(N, Math.floor(CHUNK_FLOATS / Math.max(1, builtPerImage))));
+  const perChunkBuilt = Math.floor(CHUNK_FLOATS / Math.max(1, builtPerImage));
+  const perChunkT = Math.floor(TRANSPOSE_CHUNK_FLOATS / Math.max(1, OH * OW * Co));
+  const auto = layout === 'dy-rows' ? Math.min(perChunkBuilt, perChunkT) : perChunkBuilt;
+  const perChunk = Math.max(1, Math.min(N, chunkImages ?? auto));
+  // 'same'-size stride-1 convolutions: dy^T shifted as a whole (memcpy) instead of gathered
+  const flatShift = layout === 'dy-major' && OH === H && OW === W;
 
   const outRows = rowsA;
   const acc = new Float64Array(outRows * colsB);
@@ -163,6 +222,51 @@ export function conv2dBackpropFilterImpl(
           gatherTransposed(xV, g, n0, n1, aV, t * Ci, P);
         }
         if (ownsB) f32(backend, b).set(f32(backend, dy).subarray(n0 * pixels * Co, n1 * pixels * Co));
+      } else if (flatShift) {
+        // dy^T [Co, (n, h, w)] by the stock C++ Transpose, then each tap's rows are dy^T moved by
+        // dh*W + dw floats, with the pixels whose source falls outside the image zeroed.
+        const whole = n0 === 0 && n1 === N;
+        let chunk = view(dy, [P, Co]);
+        if (!whole) {
+          chunk = backend.makeOutput([P, Co], 'float32');
+          f32(backend, chunk).set(f32(backend, dy).subarray(n0 * pixels * Co, n1 * pixels * Co));
+        }
+        const dyT = call(deps.transpose, backend, { x: chunk }, { perm: [1, 0] });
+        if (!whole) release(backend, chunk);
+        const src = f32(backend, dyT);
+        const dst = f32(backend, a);
+        const len = Co * P;
+        const planes = Co * (n1 - n0);
+        for (let t = 0; t < KK; t++) {
+          const [dh, dw] = tapOffsets[t];
+          const block = dst.subarray(t * len, (t + 1) * len);
+          const shift = dh * W + dw;
+          if (shift >= 0) {
+            block.set(src.subarray(0, len - shift), shift);
+            block.fill(0, 0, shift);
+          } else {
+            block.set(src.subarray(-shift), 0);
+            block.fill(0, len + shift, len);
+          }
+          const h0 = Math.max(0, Math.min(H, dh)); // rows [h0, h1) have a source row
+          const h1 = Math.max(h0, Math.min(H, H + dh));
+          const w0 = Math.max(0, Math.min(W, dw));
+          const w1 = Math.max(w0, Math.min(W, W + dw));
+          for (let q = 0; q < planes; q++) {
+            const base = q * H * W;
+            if (h0 > 0) block.fill(0, base, base + h0 * W);
+            if (h1 < H) block.fill(0, base + h1 * W, base + H * W);
+            if (w0 > 0 || w1 < W) {
+              for (let h = h0; h < h1; h++) {
+                const row = base + h * W;
+                for (let w = 0; w < w0; w++) block[row + w] = 0;
+                for (let w = w1; w < W; w++) block[row + w] = 0;
+              }
+            }
+          }
+        }
+        release(backend, dyT);
+        if (ownsB) f32(backend, b).set(f32(backend, x).subarray(n0 * pixels * Ci, n1 * pixels * Ci));
       } else {
         // column = x pixel (h, w); tap (kh, kw) reads dy[h - kh + pt, w - kw + pl]
         const dyV = f32(backend, dy);

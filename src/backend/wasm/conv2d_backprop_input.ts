@@ -13,7 +13,13 @@ interface InputAttrs {
   inputShape: [number, number, number, number];
 }
 
-/** Creates the kernel; `conv2d` is the stock wasm Conv2D, `fallback` the stock input-gradient kernel. */
+/**
+ * Creates the kernel; `conv2d` is the stock wasm Conv2D, `fallback` the stock input-gradient kernel.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: makeConv2DBackpropInput(stockConv2D, stockInputGrad) });
+ * ```
+ */
 export function makeConv2DBackpropInput(
   conv2d: KernelConfig,
   fallback: KernelConfig | undefined,

@@ -10,7 +10,13 @@ import type {
   TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-/** The members of `BackendWasm` (tfjs-backend-wasm 4.x) that the training kernels use. */
+/**
+ * The members of `BackendWasm` (tfjs-backend-wasm 4.x) that the training kernels use.
+ * @example
+ * ```ts
+ * const backend = tf.backend() as unknown as WasmBackendLike;
+ * ```
+ */
 export interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
@@ -18,14 +24,29 @@ export interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-/** Arguments every kernel function receives from the engine. */
+/**
+ * Arguments every kernel function receives from the engine.
+ * @example
+ * ```ts
+ * const kernelFunc: tf.KernelFunc = (args) => {
+ *   const { inputs, attrs } = args as unknown as KernelArgs;
+ *   return inputs.x as tf.TensorInfo;
+ * };
+ * ```
+ */
 export interface KernelArgs {
   inputs: NamedTensorInfoMap;
   backend: WasmBackendLike;
   attrs?: NamedAttrMap;
 }
 
-/** Narrows the engine's untyped `backend` argument, failing loudly if it is not the wasm backend. */
+/**
+ * Narrows the engine's untyped `backend` argument, failing loudly if it is not the wasm backend.
+ * @example
+ * ```ts
+ * const backend = asWasm(args.backend); // throws unless it is tfjs-backend-wasm
+ * ```
+ */
 export function asWasm(backend: unknown): WasmBackendLike {
   const b = backend as Partial<WasmBackendLike> | null;
   if (b == null || b.wasm == null || b.dataIdMap == null || typeof b.makeOutput !== 'function') {
@@ -39,6 +60,11 @@ export function asWasm(backend: unknown): WasmBackendLike {
 /**
  * A Float32Array view of a tensor's bytes on the wasm heap. Views go stale when the heap grows
  * (any allocation may grow it), so take them after the last `makeOutput` of a kernel.
+ * @example
+ * ```ts
+ * const out = backend.makeOutput([2, 3], 'float32');
+ * f32(backend, out).fill(0);
+ * ```
  */
 export function f32(backend: WasmBackendLike, info: TensorInfo, length?: number): Float32Array {
   const data = backend.dataIdMap.get(info.dataId);
@@ -48,17 +74,36 @@ export function f32(backend: WasmBackendLike, info: TensorInfo, length?: number)
   return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size);
 }
 
-/** A TensorInfo that shares `info`'s storage under another shape (no copy, no new reference). */
+/**
+ * A TensorInfo that shares `info`'s storage under another shape (no copy, no new reference).
+ * @example
+ * ```ts
+ * const asMatrix = view(dy, [dy.shape[0] * dy.shape[1] * dy.shape[2], dy.shape[3]]);
+ * ```
+ */
 export function view(info: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: info.dataId, shape, dtype: info.dtype };
 }
 
-/** Frees a temporary created inside a kernel. */
+/**
+ * Frees a temporary created inside a kernel.
+ * @example
+ * ```ts
+ * const tmp = backend.makeOutput([4], 'float32');
+ * release(backend, tmp);
+ * ```
+ */
 export function release(backend: WasmBackendLike, info: TensorInfo): void {
   backend.disposeData(info.dataId);
 }
 
-/** Runs a saved (stock) kernel implementation directly, bypassing the registry. */
+/**
+ * Runs a saved (stock) kernel implementation directly, bypassing the registry.
+ * @example
+ * ```ts
+ * const product = call(stockMatMul, backend, { a, b }, { transposeA: false, transposeB: false });
+ * ```
+ */
 export function call(
   config: KernelConfig,
   backend: WasmBackendLike,
@@ -69,7 +114,14 @@ export function call(
   return Array.isArray(out) ? out[0] : out;
 }
 
-/** Normalises an `n | [h, w]` attribute. */
+/**
+ * Normalises an `n | [h, w]` attribute.
+ * @example
+ * ```ts
+ * pair(2); // [2, 2]
+ * pair([1, 3]); // [1, 3]
+ * ```
+ */
 export function pair(v: number | [number, number] | number[] | undefined, fallback = 1): [number, number] {
   if (v == null) return [fallback, fallback];
   if (typeof v === 'number') return [v, v];

@@ -14,7 +14,13 @@ function share(backend: unknown, x: TensorInfo): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
-/** Creates the Identity kernel; `stock` handles string tensors. */
+/**
+ * Creates the Identity kernel; `stock` handles string tensors.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: makeIdentity(stockIdentity) });
+ * ```
+ */
 export function makeIdentity(stock: KernelConfig): KernelConfig['kernelFunc'] {
   return (args) => {
     const x = (args as unknown as KernelArgs).inputs.x as TensorInfo;
@@ -26,7 +32,13 @@ export function makeIdentity(stock: KernelConfig): KernelConfig['kernelFunc'] {
   };
 }
 
-/** Creates the Cast kernel: zero-copy when the dtype does not change, else the stock kernel. */
+/**
+ * Creates the Cast kernel: zero-copy when the dtype does not change, else the stock kernel.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'Cast', backendName: 'wasm', kernelFunc: makeCast(stockCast) });
+ * ```
+ */
 export function makeCast(stock: KernelConfig): KernelConfig['kernelFunc'] {
   return (args) => {
     const x = (args as unknown as KernelArgs).inputs.x as TensorInfo;

@@ -6,7 +6,13 @@ import { makeCast, makeIdentity } from './identity.js';
 import { makeMaxPoolGrad } from './max_pool_grad.js';
 import { makeSum } from './sum.js';
 
-/** Names of the wasm kernels this module registers or replaces. */
+/**
+ * Names of the wasm kernels this module registers or replaces.
+ * @example
+ * ```ts
+ * for (const name of WASM_TRAINING_KERNELS) console.log(name, tf.getKernel(name, 'wasm') != null);
+ * ```
+ */
 export const WASM_TRAINING_KERNELS = Object.freeze([
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
@@ -18,10 +24,24 @@ export const WASM_TRAINING_KERNELS = Object.freeze([
   'Cast',
 ] as const);
 
-/** One of {@link WASM_TRAINING_KERNELS}. */
+/**
+ * One of {@link WASM_TRAINING_KERNELS}.
+ * @example
+ * ```ts
+ * const { replaced } = installWasmTrainingKernels();
+ * const k: WasmTrainingKernel | undefined = replaced[0];
+ * ```
+ */
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
-/** What {@link installWasmTrainingKernels} did. */
+/**
+ * What {@link installWasmTrainingKernels} did.
+ * @example
+ * ```ts
+ * const report: WasmTrainingInstall = installWasmTrainingKernels();
+ * if (!report.alreadyInstalled) console.log('replaced', report.replaced.join(', '));
+ * ```
+ */
 export interface WasmTrainingInstall {
   /** Kernels registered by this call (empty when they were already installed). */
   installed: WasmTrainingKernel[];

@@ -2,7 +2,13 @@
 // handed to XNNPACK's fully-connected path (plain row-major A times plain B), the only matmul
 // path of tfjs-backend-wasm 4.22 that is fast; its transposed-operand path is a scalar loop.
 
-/** Geometry of one shifted, strided gather (see {@link gatherTransposed}). */
+/**
+ * Geometry of one shifted, strided gather (see {@link gatherTransposed}).
+ * @example
+ * ```ts
+ * const g: GatherGeometry = { srcH: 28, srcW: 28, channels: 1, dstH: 28, dstW: 28, strideH: 1, strideW: 1, offH: 0, offW: 1 };
+ * ```
+ */
 export interface GatherGeometry {
   /** Source tensor height, width and channels (NHWC, batch implied). */
   srcH: number;
@@ -24,6 +30,11 @@ export interface GatherGeometry {
  * `src[n, th*strideH+offH, tw*strideW+offW, c]` or 0 outside the source. Loops are ordered so that
  * one target row's source pixels (at most a few KiB) stay in L1 while every channel row is written
  * contiguously.
+ * @example
+ * ```ts
+ * // row c of dst = channel c of x shifted one pixel left, one column per pixel of images 0..63
+ * gatherTransposed(x, g, 0, 64, dst, 0, 64 * 28 * 28);
+ * ```
  */
 export function gatherTransposed(
   src: Float32Array,
@@ -65,6 +76,11 @@ export function gatherTransposed(
  * im2col: for images `n0..n1-1` writes one row per target pixel of the row-major matrix `dst`
  * (`taps * channels` columns, tap-major like an HWIO filter): the source pixel each filter tap
  * sees, or zeros where it falls in the padding. `taps` lists the (offH, offW) of every tap.
+ * @example
+ * ```ts
+ * // one row per output pixel of images 0..7, the 4 taps of a 2x2 'same' filter side by side
+ * im2col(x, geometry, [[0, 0], [0, 1], [1, 0], [1, 1]], 0, 8, dst);
+ * ```
  */
 export function im2col(
   src: Float32Array,

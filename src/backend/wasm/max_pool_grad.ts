@@ -16,7 +16,13 @@ interface PoolAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** Creates the kernel; `fallback` is the stock wasm MaxPoolGrad, for dtypes other than float32. */
+/**
+ * Creates the kernel; `fallback` is the stock wasm MaxPoolGrad, for dtypes other than float32.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: makeMaxPoolGrad(stockMaxPoolGrad) });
+ * ```
+ */
 export function makeMaxPoolGrad(fallback: KernelConfig | undefined): KernelConfig['kernelFunc'] {
   return (args) => {
     const { inputs, attrs } = args as unknown as KernelArgs;

@@ -177,7 +177,7 @@ function maxPoolGrad2x2(): number[] {
   return [...locals, ...b.code];
 }
 
-function moduleBytes(shared: boolean): Uint8Array {
+function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const params = 7;
   const type = section(1, [
     ...uleb(1),
@@ -209,7 +209,13 @@ function moduleBytes(shared: boolean): Uint8Array {
   ]);
 }
 
-/** The SIMD helpers bound to one backend's memory. */
+/**
+ * The SIMD helpers bound to one backend's memory.
+ * @example
+ * ```ts
+ * simd.maxPoolGrad2x2(xPtr, dyPtr, dxPtr, N * OH, OW, W, C * 4);
+ * ```
+ */
 export interface SimdKernels {
   maxPoolGrad2x2(
     x: number,
@@ -223,10 +229,36 @@ export interface SimdKernels {
 }
 
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
+/** Memories of modules that import theirs (the threaded build), recorded by whoever created them. */
+const importedMemories = new WeakMap<object, WebAssembly.Memory>();
 
-/** The helpers for the backend whose emscripten module is `wasmModule`, or null when unavailable. */
+/**
+ * Records the memory of a wasm backend module that does not export it (the threaded build imports a
+ * shared memory it creates itself), so that {@link simdKernels} can bind to it.
+ * @example
+ * ```ts
+ * rememberWasmMemory((tf.backend() as unknown as { wasm: object }).wasm, capturedMemory);
+ * ```
+ */
+export function rememberWasmMemory(wasmModule: object, memory: WebAssembly.Memory): void {
+  importedMemories.set(wasmModule, memory);
+}
+
+/**
+ * The helpers for the backend whose emscripten module is `wasmModule`, or null when unavailable.
+ * @example
+ * ```ts
+ * const simd = simdKernels(backend.wasm);
+ * if (simd == null) {
+ *   // no SIMD or no exported memory: use the JS loop
+ * }
+ * ```
+ */
 export function simdKernels(wasmModule: unknown): SimdKernels | null {
-  const memory = (wasmModule as { asm?: { memory?: unknown } } | null)?.asm?.memory;
+  const exported = (wasmModule as { asm?: { memory?: unknown } } | null)?.asm?.memory;
+  const memory =
+    exported ??
+    (wasmModule != null && typeof wasmModule === 'object' ? importedMemories.get(wasmModule) : undefined);
   if (!(memory instanceof WebAssembly.Memory)) return null;
   if (cache.has(memory)) return cache.get(memory) ?? null;
   let kernels: SimdKernels | null = null;

@@ -8,7 +8,13 @@
 import { type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs-core';
 import { asWasm, call, f32, type KernelArgs, release } from './heap.js';
 
-/** Creates the kernel; `stock` is the wasm Sum it replaces, `avgPool` the stock AvgPool. */
+/**
+ * Creates the kernel; `stock` is the wasm Sum it replaces, `avgPool` the stock AvgPool.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'Sum', backendName: 'wasm', kernelFunc: makeSum(stockSum, stockAvgPool) });
+ * ```
+ */
 export function makeSum(stock: KernelConfig, avgPool: KernelConfig): KernelConfig['kernelFunc'] {
   return (args) => {
     const { inputs, attrs } = args as unknown as KernelArgs;

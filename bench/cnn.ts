@@ -1,0 +1,272 @@
+// Reference CNN throughput on the CPU backends available without a native add-on, against PyTorch
+// measured in the same run: training (model.trainOnBatch, batch 64, Adam 1e-3, buildCnn defaults)
+// and inference (model.predict on the 10,000 test images). Results are noisy on a shared machine:
+// compare the ratios printed at the end, not the absolute figures.
+//
+//   npm run bench:cnn [-- --train-images 6400 --cpu-images 128 --no-torch --json out.json --profile]
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  installWasmTrainingKernels,
+  uninstallWasmTrainingKernels,
+  wasmTrainingKernelsInstalled,
+} from '../src/backend/wasm/install.js';
+import { startWasmWithThreads } from '../src/backend/wasm-threads.js';
+import { buildCnn } from '../src/cnn/index.js';
+import { DEBIAN_DIR, loadFashionMnist, type Split, subset, toTensors } from '../src/node.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const jsonOut = (() => {
+  const i = args.indexOf('--json');
+  return i >= 0 ? args[i + 1] : undefined;
+})();
+const TRAIN_IMAGES = option('train-images', 3200); // wasm: 50 batches
+const CHILD_THREADS = option('child-threads', 0); // internal: measure threaded wasm only, print JSON
+const CPU_IMAGES = option('cpu-images', 128); // cpu: 2 batches (about 15 images/s)
+const BATCH = 64;
+const PYTHON = '/usr/bin/python3';
+const ANCHOR = new URL('../../shared/anchors/cnn_torch.py', import.meta.url).pathname;
+
+interface Row {
+  name: string;
+  trainImagesPerSec: number | null;
+  trainNote?: string;
+  inferImagesPerSec: number | null;
+  inferNote?: string;
+}
+const rows: Row[] = [];
+
+const data = await loadFashionMnist({ download: false, fallbackToSample: true });
+console.log(
+  `data: ${data.source.kind} ${data.source.location}${data.isSample ? ' (embedded sample only)' : ''}; ` +
+    `${data.train.count} train, ${data.test.count} test`,
+);
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version_core}`;
+console.log(`machine: ${machine}`);
+
+/** Trains `images` images in batches of 64 (after one warm-up batch); returns images/s. */
+async function trainThroughput(model: tfl.LayersModel, split: Split, images: number): Promise<number> {
+  const batches = Math.max(1, Math.floor(images / BATCH));
+  const run = async (start: number) => {
+    const { xs, ys } = toTensors(subset(split, start, start + BATCH), { oneHot: true });
+    try {
+      await model.trainOnBatch(xs, ys);
+    } finally {
+      tf.dispose([xs, ys]);
+    }
+  };
+  await run(0);
+  const t = performance.now();
+  for (let b = 0; b < batches; b++) await run(((b + 1) * BATCH) % (split.count - BATCH));
+  return (batches * BATCH) / ((performance.now() - t) / 1000);
+}
+
+/** Predicts `count` test images (batches of 256) after a warm-up; returns images/s. */
+function inferThroughput(model: tfl.LayersModel, split: Split, count: number): number {
+  const { xs, ys } = toTensors(subset(split, 0, count));
+  ys.dispose();
+  tf.tidy(() => model.predict(tf.slice(xs, 0, 256), { batchSize: 256 }));
+  const t = performance.now();
+  const p = model.predict(xs, { batchSize: 256 }) as tf.Tensor;
+  p.dataSync();
+  const rate = count / ((performance.now() - t) / 1000);
+  tf.dispose([p, xs]);
+  return rate;
+}
+
+async function profileBatch(model: tfl.LayersModel, split: Split): Promise<string[]> {
+  const { xs, ys } = toTensors(subset(split, 0, BATCH), { oneHot: true });
+  const info = await tf.profile(async () => {
+    await model.trainOnBatch(xs, ys);
+  });
+  tf.dispose([xs, ys]);
+  const byKernel = new Map<string, number>();
+  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
+  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  return [
+    `kernel time ${total.toFixed(1)} ms per batch of ${BATCH}:`,
+    ...[...byKernel]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(
+        ([k, ms]) => `  ${k.padEnd(22)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / total).toFixed(0)}%`,
+      ),
+  ];
+}
+
+if (CHILD_THREADS > 0) {
+  installWasmTrainingKernels();
+  const threads = await startWasmWithThreads({ threads: CHILD_THREADS });
+  const model = buildCnn({ seed: 1 });
+  const train = await trainThroughput(model, data.train, TRAIN_IMAGES);
+  const infer = inferThroughput(model, data.test, data.test.count);
+  console.log(`CHILD ${JSON.stringify({ threads, train, infer })}`);
+  process.exit(0);
+}
+
+// cpu
+await tf.setBackend('cpu');
+{
+  const model = buildCnn({ seed: 1 });
+  const train = await trainThroughput(model, data.train, CPU_IMAGES);
+  const infer = inferThroughput(model, data.test, 1000);
+  rows.push({
+    name: 'tfjs cpu',
+    trainImagesPerSec: train,
+    inferImagesPerSec: infer,
+    inferNote: '1,000 images',
+  });
+  model.dispose();
+}
+
+// stock wasm
+if (wasmTrainingKernelsInstalled()) uninstallWasmTrainingKernels();
+await tf.setBackend('wasm');
+{
+  const model = buildCnn({ seed: 1 });
+  let trainNote: string | undefined;
+  let train: number | null = null;
+  try {
+    train = await trainThroughput(model, data.train, BATCH);
+  } catch (e) {
+    trainNote = `cannot train: ${String((e as Error).message).split('\n')[0]}`;
+  }
+  const infer = inferThroughput(model, data.test, data.test.count);
+  rows.push({
+    name: 'tfjs wasm (stock 4.22)',
+    trainImagesPerSec: train,
+    trainNote,
+    inferImagesPerSec: infer,
+  });
+  model.dispose();
+}
+
+// wasm + training kernels
+installWasmTrainingKernels();
+let profile: string[] = [];
+{
+  const model = buildCnn({ seed: 1 });
+  const train = await trainThroughput(model, data.train, TRAIN_IMAGES);
+  const infer = inferThroughput(model, data.test, data.test.count);
+  if (flag('profile')) profile = await profileBatch(model, data.train);
+  rows.push({ name: 'tfjs wasm + wasm-training', trainImagesPerSec: train, inferImagesPerSec: infer });
+  model.dispose();
+}
+
+// wasm + training kernels on the multithreaded build (a fresh process: the build is chosen when
+// the backend starts)
+if (!flag('no-threads')) {
+  try {
+    const out = execFileSync(
+      process.execPath,
+      [
+        ...process.execArgv,
+        new URL(import.meta.url).pathname,
+        '--child-threads',
+        '2',
+        '--train-images',
+        String(TRAIN_IMAGES),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const r = JSON.parse(/CHILD (.*)/.exec(out)?.[1] ?? 'null') as {
+      threads: number;
+      train: number;
+      infer: number;
+    };
+    rows.push({
+      name: `tfjs wasm + wasm-training, ${r.threads} threads`,
+      trainImagesPerSec: r.train,
+      inferImagesPerSec: r.infer,
+    });
+  } catch (e) {
+    console.log(`threaded wasm not measured: ${String((e as Error).message).split('\n')[0]}`);
+  }
+}
+
+// PyTorch, same machine, same run
+const TORCH_INFER = `
+import gzip, os, sys, time
+import numpy as np, torch, torch.nn as nn
+torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count() or 1)))
+D = sys.argv[1]
+with gzip.open(os.path.join(D, "t10k-images-idx3-ubyte.gz")) as f:
+    b = f.read()
+x = torch.tensor(np.frombuffer(b, np.uint8, offset=16).reshape(-1, 1, 28, 28), dtype=torch.float32) / 255
+m = nn.Sequential(
+    nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 64, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
+    nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(64, 32, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
+    nn.Flatten(), nn.Linear(32 * 7 * 7, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)).eval()
+with torch.no_grad():
+    m(x[:256])
+    t = time.perf_counter()
+    for s in range(0, len(x), 256):
+        m(x[s:s + 256])
+    print(f"{len(x) / (time.perf_counter() - t):.0f}")
+`;
+function torch(threads: number | undefined): Row | null {
+  const env = { ...process.env, ...(threads ? { THREADS: String(threads) } : {}) };
+  try {
+    const out = execFileSync(PYTHON, [ANCHOR, DEBIAN_DIR, '1', String(Math.max(TRAIN_IMAGES, 3200))], {
+      env,
+      encoding: 'utf8',
+    });
+    const train = Number(/epoch 1: (\d+) img\/s train/.exec(out)?.[1]);
+    const used = /threads (\d+)/.exec(out)?.[1];
+    const infer = Number(
+      execFileSync(PYTHON, ['-c', TORCH_INFER, DEBIAN_DIR], { env, encoding: 'utf8' }).trim(),
+    );
+    return { name: `PyTorch CPU, ${used} thread(s)`, trainImagesPerSec: train, inferImagesPerSec: infer };
+  } catch (e) {
+    console.log(`PyTorch anchor not run: ${String((e as Error).message).split('\n')[0]}`);
+    return null;
+  }
+}
+const torchRows = flag('no-torch') ? [] : [torch(undefined), torch(1)].filter((r): r is Row => r != null);
+rows.push(...torchRows);
+
+// report
+// the faster PyTorch configuration is the reference (with 2 threads on a loaded 2-core machine its
+// OpenMP workers can spin against each other; one thread is then faster)
+const ref = [...torchRows].sort((a, b) => (b.trainImagesPerSec ?? 0) - (a.trainImagesPerSec ?? 0))[0];
+const fmt = (v: number | null) => (v == null ? '-' : v.toFixed(0));
+const ratio = (v: number | null, r: number | null | undefined) =>
+  v == null || !r ? '-' : (v / r).toFixed(2);
+console.log(
+  `\nreference CNN (412,778 parameters), batch ${BATCH}; ratios against ${ref?.name ?? '(no PyTorch)'}`,
+);
+console.log(
+  `${'backend'.padEnd(30)} ${'train img/s'.padStart(11)} ${'x torch'.padStart(7)} ${'infer img/s'.padStart(11)} ${'x torch'.padStart(7)}  60k-image epoch`,
+);
+for (const r of rows) {
+  const epoch = r.trainImagesPerSec ? `${(60000 / r.trainImagesPerSec).toFixed(0)} s (estimate)` : '-';
+  console.log(
+    `${r.name.padEnd(30)} ${fmt(r.trainImagesPerSec).padStart(11)} ${ratio(r.trainImagesPerSec, ref?.trainImagesPerSec).padStart(7)} ` +
+      `${fmt(r.inferImagesPerSec).padStart(11)} ${ratio(r.inferImagesPerSec, ref?.inferImagesPerSec).padStart(7)}  ${epoch}`,
+  );
+  for (const note of [r.trainNote, r.inferNote]) if (note) console.log(`${''.padEnd(30)} (${note})`);
+}
+const wasm = rows.find((r) => r.name.startsWith('tfjs wasm +'));
+const cpuRow = rows[0];
+if (wasm?.trainImagesPerSec && cpuRow.trainImagesPerSec) {
+  console.log(
+    `\nwasm + wasm-training vs tfjs cpu: ${(wasm.trainImagesPerSec / cpuRow.trainImagesPerSec).toFixed(0)}x in training`,
+  );
+}
+if (profile.length) console.log(`\nwasm + wasm-training, one batch (tf.profile):\n${profile.join('\n')}`);
+if (jsonOut) {
+  writeFileSync(
+    jsonOut,
+    `${JSON.stringify({ machine, trainImages: TRAIN_IMAGES, rows, profile }, null, 2)}\n`,
+  );
+}
