@@ -42,6 +42,30 @@ const flag = (name: string): string | undefined => {
 };
 const dir = flag('--dir') ?? process.env.FASHION_MNIST_DIR ?? DEBIAN_DIR;
 
+/** Times `train` (a classifier's fit) and its `predict(x)` (wall and CPU time), then disposes the classifier. */
+async function measure(
+  train: () => KnnClassifier | Promise<ParallelKnnClassifier>,
+  x: Uint8Array,
+): Promise<{
+  fitMs: number;
+  predictMs: number;
+  cpu: NodeJS.CpuUsage;
+  pred: Int32Array;
+  stats: { batchSize: number; rescued: number } | null;
+}> {
+  let t = performance.now();
+  const knn = await train();
+  const fitMs = performance.now() - t;
+  t = performance.now();
+  const cpu0 = process.cpuUsage();
+  const pred = await knn.predict(x);
+  const cpu = process.cpuUsage(cpu0);
+  const predictMs = performance.now() - t;
+  const stats = knn.lastStats;
+  await knn.dispose();
+  return { fitMs, predictMs, cpu, pred, stats };
+}
+
 async function runCase(spec: string): Promise<CaseResult> {
   const [name, backend, workersText, rowsText] = spec.split(':');
   const workers = Number(workersText);
@@ -49,41 +73,22 @@ async function runCase(spec: string): Promise<CaseResult> {
   const rows = Math.min(Number(rowsText), data.test.count);
   const x = data.test.images.subarray(0, rows * 784);
   const y = data.test.labels.subarray(0, rows);
-  let fitMs: number;
-  let predictMs: number;
-  let cpu: NodeJS.CpuUsage;
-  let pred: Int32Array;
-  let stats: { batchSize: number; rescued: number } | null;
   if (workers === 0) {
     if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
     else await import('@tensorflow/tfjs-backend-cpu');
     await tf.setBackend(backend);
     await tf.ready();
-    let t = performance.now();
-    const knn = new KnnClassifier({ k: 5 }).fit(data.train.images, data.train.labels);
-    fitMs = performance.now() - t;
-    t = performance.now();
-    cpu = process.cpuUsage();
-    pred = await knn.predict(x);
-    cpu = process.cpuUsage(cpu);
-    predictMs = performance.now() - t;
-    stats = knn.lastStats;
-    knn.dispose();
-  } else {
-    let t = performance.now();
-    const knn = await new ParallelKnnClassifier({ k: 5, workers, backend: backend as 'wasm' | 'cpu' }).fit(
-      data.train.images,
-      data.train.labels,
-    );
-    fitMs = performance.now() - t;
-    t = performance.now();
-    cpu = process.cpuUsage();
-    pred = await knn.predict(x);
-    cpu = process.cpuUsage(cpu);
-    predictMs = performance.now() - t;
-    stats = knn.lastStats;
-    await knn.dispose();
   }
+  const { fitMs, predictMs, cpu, pred, stats } = await measure(
+    () =>
+      workers === 0
+        ? new KnnClassifier({ k: 5 }).fit(data.train.images, data.train.labels)
+        : new ParallelKnnClassifier({ k: 5, workers, backend: backend as 'wasm' | 'cpu' }).fit(
+            data.train.images,
+            data.train.labels,
+          ),
+    x,
+  );
   let hits = 0;
   for (let i = 0; i < rows; i++) if (pred[i] === y[i]) hits++;
   return {
@@ -230,33 +235,23 @@ async function main(): Promise<void> {
       sk ? `${(full / sk).toFixed(2)}×` : '-',
     ]);
   }
-  if (py?.numpy) {
-    table.push([
-      'numpy (knn_numpy.py)',
-      String(rows),
-      '-',
-      py.numpy.seconds.toFixed(2),
-      '-',
-      py.numpy.seconds.toFixed(1),
-      ((rows * train) / py.numpy.seconds).toExponential(2),
-      '-',
-      py.numpy.accuracy.toFixed(4),
-      sk ? `${(py.numpy.seconds / sk).toFixed(2)}×` : '-',
-    ]);
-  }
+  // The python rows: no fit time or CPU time of their own; ratios against scikit-learn like ours.
+  const pythonRow = (label: string, r: { accuracy: number; seconds: number }, rss: string): string[] => [
+    label,
+    String(rows),
+    '-',
+    r.seconds.toFixed(2),
+    '-',
+    r.seconds.toFixed(1),
+    ((rows * train) / r.seconds).toExponential(2),
+    rss,
+    r.accuracy.toFixed(4),
+    sk ? `${(r.seconds / sk).toFixed(2)}×` : '-',
+  ];
+  if (py?.numpy) table.push(pythonRow('numpy (knn_numpy.py)', py.numpy, '-'));
   if (py?.sklearn) {
-    table.push([
-      'scikit-learn brute',
-      String(rows),
-      '-',
-      py.sklearn.seconds.toFixed(2),
-      '-',
-      py.sklearn.seconds.toFixed(1),
-      ((rows * train) / py.sklearn.seconds).toExponential(2),
-      py.peakRssMiB ? `${py.peakRssMiB.toFixed(0)} MiB*` : '-',
-      py.sklearn.accuracy.toFixed(4),
-      '1.00×',
-    ]);
+    const rss = py.peakRssMiB ? `${py.peakRssMiB.toFixed(0)} MiB*` : '-';
+    table.push(pythonRow('scikit-learn brute', py.sklearn, rss));
   }
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const fmt = (row: string[]) =>

@@ -6,6 +6,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { FashionMnist, LoadProgress } from '../data/assemble.js';
 import { FASHION_MNIST } from '../data/catalog.js';
 import { DEBIAN_DIR, defaultCacheDir, loadFashionMnist, loadSample } from '../data/node.js';
+import { type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
 import { createProgressBar, type ProgressBar, type ProgressStream } from '../report/progress.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
@@ -123,6 +124,80 @@ export function numArg(name: string, min = -Infinity, max = Infinity) {
     }
     return n;
   };
+}
+
+/** Options that several commands take, each with the same flag and parser; the help text is the command's. */
+const SHARED_OPTIONS = {
+  'train-size': { flags: '--train-size <n>', parse: intArg('--train-size', 1) },
+  'test-size': { flags: '--test-size <n>', parse: intArg('--test-size', 1) },
+  'batch-size': { flags: '--batch-size <n>', parse: intArg('--batch-size', 1) },
+  report: { flags: '--report <file>', parse: undefined },
+} as const;
+
+/**
+ * One of the options several commands share (`--train-size`, `--test-size`, `--batch-size`, `--report`), with
+ * this command's help text and default, for `cmd.addOption`.
+ *
+ * @example
+ * ```ts
+ * cmd.addOption(sharedOption('batch-size', 'images per forward pass', 500));
+ * ```
+ */
+export function sharedOption(name: keyof typeof SHARED_OPTIONS, help: string, defaultValue?: number): Option {
+  const { flags, parse } = SHARED_OPTIONS[name];
+  const option = new Option(flags, help);
+  if (parse) option.argParser(parse);
+  return defaultValue === undefined ? option : option.default(defaultValue);
+}
+
+/** Flags of the commands that load the data set and work on its first N images. */
+export interface DataCommandFlags extends CommonFlags, DataFlags {
+  trainSize?: number;
+  testSize?: number;
+  report?: string;
+}
+
+/** The data set as the flags say, with its first `--train-size` training and `--test-size` test images. */
+export interface LoadedData {
+  data: FashionMnist;
+  train: Split;
+  test: Split;
+}
+
+/**
+ * Adds the data and common options to a command and makes `action` its action, called with the parsed flags,
+ * output helpers bound to them, and a loader that each command calls when its own checks have passed.
+ *
+ * @example
+ * ```ts
+ * return dataAction(io, cmd, async (flags: EvaluateFlags, out, load) => {
+ *   const { data, test } = await load();
+ *   out.say(`${test.count} test images from ${data.source.kind}`);
+ * });
+ * ```
+ */
+export function dataAction<F extends DataCommandFlags>(
+  io: CliIo,
+  cmd: Command,
+  action: (flags: F, out: Out, load: () => Promise<LoadedData>) => Promise<void>,
+): Command {
+  return dataOptions(commonOptions(cmd)).action(async (flags: F) => {
+    const out = makeOut(io, flags);
+    const load = async (): Promise<LoadedData> => {
+      const data = await loadData(out, flags);
+      return {
+        data,
+        train: firstImages(data.train, flags.trainSize),
+        test: firstImages(data.test, flags.testSize),
+      };
+    };
+    await action(flags, out, load);
+  });
+}
+
+/** The first `n` images of a split, or all of them when `n` is not given or larger. */
+export function firstImages(split: Split, n: number | undefined): Split {
+  return subset(split, 0, Math.min(n ?? split.count, split.count));
 }
 
 const PHASE: Record<LoadProgress['phase'], string> = {

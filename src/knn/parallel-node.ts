@@ -8,12 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FashionMnistError } from '../errors.js';
 import { checkNumber, checkOneOf, mergeOptions } from '../internal/validate.js';
-import type { KneighborsOptions, KnnNeighbours } from './classifier.js';
-import { type KnnFeatures, type KnnLabels, readFeatures, readLabels } from './input.js';
+import { type FittedCore, KnnEstimator, type SearchJob } from './estimator.js';
+import type { KnnFeatures, KnnLabels } from './input.js';
 import type { KnnWorkerInit, KnnWorkerReply, KnnWorkerTask } from './knn-worker.js';
-import { type KnnCallOptions, type KnnOptions, resolveCallOptions, resolveKnnOptions } from './options.js';
-import { chunkRows, type NeighbourLists, type SearchStats } from './search.js';
-import { predictFromLists, probaFromLists, publicNeighbours } from './vote.js';
+import { type KnnOptions, resolveKnnOptions } from './options.js';
+import type { NeighbourLists, SearchStats } from './search.js';
 
 /**
  * Options of {@link ParallelKnnClassifier}: the {@link KnnOptions} plus the pool's.
@@ -72,12 +71,26 @@ interface Slot {
   worker: Worker;
 }
 
-interface Fitted {
+interface Fitted extends FittedCore {
   slots: Slot[];
-  labels: Int32Array;
-  numClasses: number;
-  rows: number;
-  dims: number;
+}
+
+/** Merges and checks the k-NN options and the pool's. */
+function resolveParallelOptions(options: unknown): Readonly<ParallelKnnOptions> {
+  const where = 'ParallelKnnClassifier';
+  const all = mergeOptions<ParallelKnnOptions>(
+    where,
+    { ...resolveKnnOptions(where, {}), ...PARALLEL_EXTRA },
+    options,
+  );
+  const { workers, backend, workerUrl, ...knn } = all;
+  const base = resolveKnnOptions(where, knn);
+  checkNumber(where, 'workers', workers, { integer: true, min: 1, max: 64 });
+  checkOneOf(where, 'backend', backend, ['wasm', 'cpu'] as const);
+  if (workerUrl !== undefined && typeof workerUrl !== 'string' && !(workerUrl instanceof URL)) {
+    throw new TypeError(`${where}: option 'workerUrl' must be a URL or a string`);
+  }
+  return Object.freeze({ ...base, workers, backend, workerUrl });
 }
 
 /**
@@ -95,11 +108,7 @@ interface Fitted {
  * await knn.dispose();
  * ```
  */
-export class ParallelKnnClassifier {
-  /** The validated options (frozen). */
-  readonly options: Readonly<ParallelKnnOptions>;
-  private fitted: Fitted | null = null;
-  private stats: SearchStats | null = null;
+export class ParallelKnnClassifier extends KnnEstimator<ParallelKnnOptions, Fitted> {
   private nextId = 0;
   /** Searches in flight: workers keep the process alive only while this is above 0. */
   private active = 0;
@@ -108,20 +117,7 @@ export class ParallelKnnClassifier {
   private readonly stopping = new Set<Worker>();
 
   constructor(options?: Partial<ParallelKnnOptions>) {
-    const where = 'ParallelKnnClassifier';
-    const all = mergeOptions<ParallelKnnOptions>(
-      where,
-      { ...resolveKnnOptions(where, {}), ...PARALLEL_EXTRA },
-      options,
-    );
-    const { workers, backend, workerUrl, ...knn } = all;
-    const base = resolveKnnOptions(where, knn);
-    checkNumber(where, 'workers', workers, { integer: true, min: 1, max: 64 });
-    checkOneOf(where, 'backend', backend, ['wasm', 'cpu'] as const);
-    if (workerUrl !== undefined && typeof workerUrl !== 'string' && !(workerUrl instanceof URL)) {
-      throw new TypeError(`${where}: option 'workerUrl' must be a URL or a string`);
-    }
-    this.options = Object.freeze({ ...base, workers, backend, workerUrl });
+    super('ParallelKnnClassifier', resolveParallelOptions(options));
   }
 
   /**
@@ -134,21 +130,7 @@ export class ParallelKnnClassifier {
    * ```
    */
   async fit(x: KnnFeatures, y: KnnLabels): Promise<this> {
-    const where = 'ParallelKnnClassifier.fit';
-    const labels = readLabels(where, y);
-    const data = readFeatures(where, x, { rowsHint: labels.length });
-    if (data.rows !== labels.length) {
-      throw new FashionMnistError(
-        'COUNT_MISMATCH',
-        `${where}: ${data.rows} images but ${labels.length} labels; they must match one to one`,
-      );
-    }
-    if (data.rows === 0) throw new FashionMnistError('BAD_INPUT', `${where}: the training set is empty`);
-    if (this.options.k > data.rows) {
-      throw new RangeError(
-        `${where}: option 'k' must be an integer <= ${data.rows} (the number of training rows), received ${this.options.k}`,
-      );
-    }
+    const { data, labels, numClasses } = this.readTrainingSet(x, y);
     await this.dispose();
     const shared = new SharedArrayBuffer(data.values.byteLength);
     if (data.values instanceof Uint8Array) new Uint8Array(shared).set(data.values);
@@ -205,101 +187,8 @@ export class ParallelKnnClassifier {
       throw e;
     }
     for (const s of slots) s.worker.unref();
-    let numClasses = 0;
-    for (let i = 0; i < labels.length; i++) if (labels[i] + 1 > numClasses) numClasses = labels[i] + 1;
     this.fitted = { slots, labels, numClasses, rows: data.rows, dims: data.dims };
     return this;
-  }
-
-  /** Whether `fit` has completed (and `dispose` not been called since). */
-  get isFitted(): boolean {
-    return this.fitted !== null;
-  }
-
-  /** Number of classes: the largest training label + 1. */
-  get numClasses(): number {
-    return this.require('numClasses').numClasses;
-  }
-
-  /** Chunking and rescue counts of the most recent search, or `null` before the first. */
-  get lastStats(): SearchStats | null {
-    return this.stats;
-  }
-
-  /**
-   * Predicted class of every row (see {@link KnnClassifier.predict}).
-   *
-   * @example
-   * ```ts
-   * const pred = await knn.predict(data.test.images);
-   * ```
-   */
-  async predict(x: KnnFeatures, options?: KnnCallOptions): Promise<Int32Array> {
-    const f = this.require('predict');
-    const lists = await this.search('predict', x, this.options.k, options);
-    return predictFromLists(lists, f.labels, f.numClasses, this.options.weights, this.options.metric);
-  }
-
-  /**
-   * Class probabilities, `rows × numClasses` (see {@link KnnClassifier.predictProba}).
-   *
-   * @example
-   * ```ts
-   * const p = await knn.predictProba(x);
-   * ```
-   */
-  async predictProba(x: KnnFeatures, options?: KnnCallOptions): Promise<Float32Array> {
-    const f = this.require('predictProba');
-    const lists = await this.search('predictProba', x, this.options.k, options);
-    return probaFromLists(lists, f.labels, f.numClasses, this.options.weights, this.options.metric);
-  }
-
-  /**
-   * Nearest training rows and their distances (see {@link KnnClassifier.kneighbors}).
-   *
-   * @example
-   * ```ts
-   * const { indices, distances } = await knn.kneighbors(x, { k: 3 });
-   * ```
-   */
-  async kneighbors(x: KnnFeatures, options?: KneighborsOptions): Promise<KnnNeighbours> {
-    const f = this.require('kneighbors');
-    const { k, ...call } = options ?? {};
-    const kk = k === undefined ? this.options.k : k;
-    if (typeof kk !== 'number') {
-      throw new TypeError(
-        `ParallelKnnClassifier.kneighbors: option 'k' must be an integer >= 1, received ${typeof kk}`,
-      );
-    }
-    if (!Number.isInteger(kk) || kk < 1 || kk > f.rows) {
-      throw new RangeError(
-        `ParallelKnnClassifier.kneighbors: option 'k' must be an integer >= 1 and <= ${f.rows}, received ${kk}`,
-      );
-    }
-    return publicNeighbours(await this.search('kneighbors', x, kk, call), this.options.metric);
-  }
-
-  /**
-   * Mean accuracy of `predict(x)` against `y`.
-   *
-   * @example
-   * ```ts
-   * const acc = await knn.score(data.test.images, data.test.labels);
-   * ```
-   */
-  async score(x: KnnFeatures, y: KnnLabels, options?: KnnCallOptions): Promise<number> {
-    this.require('score');
-    const labels = readLabels('ParallelKnnClassifier.score', y);
-    const pred = await this.predict(x, options);
-    if (pred.length !== labels.length) {
-      throw new FashionMnistError(
-        'COUNT_MISMATCH',
-        `ParallelKnnClassifier.score: ${pred.length} images but ${labels.length} labels; they must match one to one`,
-      );
-    }
-    let hit = 0;
-    for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) hit++;
-    return pred.length === 0 ? 0 : hit / pred.length;
   }
 
   /**
@@ -335,14 +224,8 @@ export class ParallelKnnClassifier {
     void this.stop(slots);
   }
 
-  private require(method: string): Fitted {
-    if (this.fitted === null) {
-      throw new FashionMnistError(
-        'NOT_FITTED',
-        `ParallelKnnClassifier.${method}: call await fit(x, y) first`,
-      );
-    }
-    return this.fitted;
+  protected override notFittedHint(): string {
+    return 'call await fit(x, y) first';
   }
 
   private onReply(m: KnnWorkerReply): void {
@@ -368,16 +251,16 @@ export class ParallelKnnClassifier {
   }
 
   /** Hands chunks to whichever worker is free until all are done, then merges the lists in order. */
-  private async search(where: string, x: KnnFeatures, k: number, options: unknown): Promise<NeighbourLists> {
-    const f = this.require(where);
-    const call = resolveCallOptions(`ParallelKnnClassifier.${where}`, options);
-    const q = readFeatures(`ParallelKnnClassifier.${where}`, x, { dims: f.dims });
+  protected override async searchRows({
+    where,
+    fitted: f,
+    query: q,
+    k,
+    batchSize: batch,
+    onProgress,
+  }: SearchJob<Fitted>): Promise<{ lists: NeighbourLists; stats: SearchStats }> {
     const query = new SharedArrayBuffer(q.rows * q.dims * 4);
     new Float32Array(query).set(q.values);
-    const batch =
-      this.options.batchSize === 'auto'
-        ? chunkRows(this.options.memoryBudget, f.rows, q.rows)
-        : this.options.batchSize;
     const total = Math.ceil(q.rows / batch);
     const indices = new Int32Array(q.rows * k);
     const distances = new Float64Array(q.rows * k);
@@ -397,7 +280,7 @@ export class ParallelKnnClassifier {
         stats.candidates = r.candidates;
         done++;
         rowsDone += end - start;
-        call.onProgress?.({ done, total, rowsDone, rows: q.rows });
+        onProgress?.({ done, total, rowsDone, rows: q.rows });
       }
     };
     if (this.active++ === 0) for (const s of f.slots) s.worker.ref();
@@ -408,7 +291,6 @@ export class ParallelKnnClassifier {
     }
     if (this.fitted !== f)
       throw new FashionMnistError('NOT_FITTED', `ParallelKnnClassifier.${where}: disposed during the search`);
-    this.stats = stats;
-    return { indices, distances, rows: q.rows, k };
+    return { lists: { indices, distances, rows: q.rows, k }, stats };
   }
 }

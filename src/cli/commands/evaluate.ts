@@ -1,27 +1,14 @@
 import { Command } from 'commander';
 import { evaluateCnn } from '../../cnn/evaluate.js';
-import { subset } from '../../data/split.js';
 import { setUpBackend } from '../backend.js';
-import {
-  type CliIo,
-  type CommonFlags,
-  commonOptions,
-  type DataFlags,
-  dataOptions,
-  intArg,
-  loadData,
-  makeOut,
-  percent,
-} from '../context.js';
+import { type CliIo, type DataCommandFlags, dataAction, percent, sharedOption } from '../context.js';
 import { resolveModel } from '../model.js';
 import { writeCnnReport } from './cnn-report.js';
 import { perClassTable } from './tables.js';
 
-interface EvaluateFlags extends CommonFlags, DataFlags {
+interface EvaluateFlags extends DataCommandFlags {
   model?: string;
-  testSize?: number;
   batchSize: number;
-  report?: string;
 }
 
 /** `fashion-mnist evaluate`: a saved (or the pretrained) CNN on the test set. */
@@ -34,20 +21,14 @@ export function evaluateCommand(io: CliIo): Command {
         'and the confusion matrix on the test images.',
     )
     .option('--model <dir>', 'model directory (default: the pretrained model)')
-    .option(
-      '--test-size <n>',
-      'evaluate the first N test images only (default: all)',
-      intArg('--test-size', 1),
-    )
-    .option('--batch-size <n>', 'images per forward pass', intArg('--batch-size', 1), 500)
-    .option('--report <file>', 'write a self-contained HTML report');
-  dataOptions(commonOptions(cmd)).action(async (flags: EvaluateFlags) => {
-    const out = makeOut(io, flags);
+    .addOption(sharedOption('test-size', 'evaluate the first N test images only (default: all)'))
+    .addOption(sharedOption('batch-size', 'images per forward pass', 500))
+    .addOption(sharedOption('report', 'write a self-contained HTML report'));
+  return dataAction(io, cmd, async (flags: EvaluateFlags, out, load) => {
     const backend = await setUpBackend(flags.backend);
     const { model, label } = await resolveModel(flags.model);
     try {
-      const data = await loadData(out, flags);
-      const test = subset(data.test, 0, Math.min(flags.testSize ?? data.test.count, data.test.count));
+      const { data, test } = await load();
       const t0 = performance.now();
       const ev = await evaluateCnn(model, test, { batchSize: flags.batchSize });
       const seconds = (performance.now() - t0) / 1000;
@@ -95,5 +76,4 @@ export function evaluateCommand(io: CliIo): Command {
       model.dispose();
     }
   });
-  return cmd;
 }

@@ -6,27 +6,21 @@ import { renderHtmlReport } from '../../report/html.js';
 import { setUpBackend } from '../backend.js';
 import {
   type CliIo,
-  type CommonFlags,
-  commonOptions,
-  type DataFlags,
-  dataOptions,
+  type DataCommandFlags,
+  dataAction,
   intArg,
-  loadData,
-  makeOut,
   percent,
   REFERENCES,
+  sharedOption,
   writeText,
 } from '../context.js';
 import { perClassTable } from './tables.js';
 
-interface KnnFlags extends CommonFlags, DataFlags {
+interface KnnFlags extends DataCommandFlags {
   k: number;
   weights: 'uniform' | 'distance';
   metric: 'euclidean' | 'cosine';
-  testSize?: number;
-  trainSize?: number;
   batchSize?: number;
-  report?: string;
 }
 
 /** Images shown in the report's grid. */
@@ -52,24 +46,17 @@ export function knnCommand(io: CliIo): Command {
         .choices(['euclidean', 'cosine'])
         .default('euclidean'),
     )
-    .option('--test-size <n>', 'score the first N test images only (default: all)', intArg('--test-size', 1))
-    .option(
-      '--train-size <n>',
-      'fit on the first N training images only (default: all)',
-      intArg('--train-size', 1),
+    .addOption(sharedOption('test-size', 'score the first N test images only (default: all)'))
+    .addOption(sharedOption('train-size', 'fit on the first N training images only (default: all)'))
+    .addOption(
+      sharedOption('batch-size', 'query images per matrix product (default: sized from a 128 MiB budget)'),
     )
-    .option(
-      '--batch-size <n>',
-      'query images per matrix product (default: sized from a 128 MiB budget)',
-      intArg('--batch-size', 1),
-    )
-    .option('--report <file>', 'write a self-contained HTML report (accuracy, confusion matrix, images)');
-  dataOptions(commonOptions(cmd)).action(async (flags: KnnFlags) => {
-    const out = makeOut(io, flags);
-    const data = await loadData(out, flags);
+    .addOption(
+      sharedOption('report', 'write a self-contained HTML report (accuracy, confusion matrix, images)'),
+    );
+  return dataAction(io, cmd, async (flags: KnnFlags, out, load) => {
+    const { data, train, test } = await load();
     const backend = await setUpBackend(flags.backend);
-    const train = subset(data.train, 0, Math.min(flags.trainSize ?? data.train.count, data.train.count));
-    const test = subset(data.test, 0, Math.min(flags.testSize ?? data.test.count, data.test.count));
     out.warn(
       `k-NN: k = ${flags.k}, ${flags.weights}, ${flags.metric}; ${train.count} training / ${test.count} test images on ${backend}`,
     );
@@ -158,5 +145,4 @@ export function knnCommand(io: CliIo): Command {
       knn.dispose();
     }
   });
-  return cmd;
 }

@@ -5,27 +5,23 @@ import { buildCnn } from '../../cnn/build.js';
 import { evaluateCnn } from '../../cnn/evaluate.js';
 import { loadModel, saveModel } from '../../cnn/io-node.js';
 import { type EpochLog, trainCnn } from '../../cnn/train.js';
-import { subset } from '../../data/split.js';
 import { FashionMnistError } from '../../errors.js';
 import { formatDuration } from '../../report/progress.js';
 import { setUpBackend } from '../backend.js';
 import {
   type CliIo,
-  type CommonFlags,
-  commonOptions,
-  type DataFlags,
-  dataOptions,
+  type DataCommandFlags,
+  dataAction,
   intArg,
-  loadData,
-  makeOut,
   numArg,
   percent,
+  sharedOption,
 } from '../context.js';
 import { writeCnnReport } from './cnn-report.js';
 import { type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
 import { perClassTable } from './tables.js';
 
-interface TrainFlags extends CommonFlags, DataFlags, EraseFlags {
+interface TrainFlags extends DataCommandFlags, EraseFlags {
   epochs: number;
   batchSize: number;
   eraseFraction: number;
@@ -36,9 +32,6 @@ interface TrainFlags extends CommonFlags, DataFlags, EraseFlags {
   patience?: number;
   out?: string;
   resume?: string;
-  trainSize?: number;
-  testSize?: number;
-  report?: string;
 }
 
 /** `fashion-mnist train`: the reference CNN with random erasing, checkpointed every epoch. */
@@ -57,7 +50,7 @@ export function trainCommand(io: CliIo): Command {
       intArg('--epochs', 1),
       10,
     )
-    .option('--batch-size <n>', 'images per batch', intArg('--batch-size', 1), 64)
+    .addOption(sharedOption('batch-size', 'images per batch', 64))
     .option(
       '--erase-fraction <p>',
       'probability that a training image is randomly erased',
@@ -87,12 +80,11 @@ export function trainCommand(io: CliIo): Command {
       'model directory, written after every epoch (default: fashion-cnn-model, or the --resume directory)',
     )
     .option('--resume <dir>', 'continue training the model saved in this directory')
-    .option('--train-size <n>', 'train on the first N training images only', intArg('--train-size', 1))
-    .option('--test-size <n>', 'evaluate on the first N test images only', intArg('--test-size', 1))
-    .option('--report <file>', 'write a self-contained HTML report with the training curves');
+    .addOption(sharedOption('train-size', 'train on the first N training images only'))
+    .addOption(sharedOption('test-size', 'evaluate on the first N test images only'))
+    .addOption(sharedOption('report', 'write a self-contained HTML report with the training curves'));
   eraseOptions(cmd, 'in [0, 1] pixel units', 0, 1);
-  dataOptions(commonOptions(cmd)).action(async (flags: TrainFlags) => {
-    const out = makeOut(io, flags);
+  return dataAction(io, cmd, async (flags: TrainFlags, out, load) => {
     const outDir = flags.out ?? flags.resume ?? 'fashion-cnn-model';
     // Fail now rather than after the first epoch: saving refuses to replace a directory that is not a model.
     if (existsSync(outDir)) {
@@ -105,10 +97,8 @@ export function trainCommand(io: CliIo): Command {
         );
       }
     }
-    const data = await loadData(out, flags);
+    const { data, train, test } = await load();
     const backend = await setUpBackend(flags.backend, { training: true });
-    const train = subset(data.train, 0, Math.min(flags.trainSize ?? data.train.count, data.train.count));
-    const test = subset(data.test, 0, Math.min(flags.testSize ?? data.test.count, data.test.count));
 
     let model: tfl.LayersModel;
     let initialEpoch = 0;
@@ -233,5 +223,4 @@ export function trainCommand(io: CliIo): Command {
       model.dispose();
     }
   });
-  return cmd;
 }
