@@ -30,7 +30,7 @@ const num = (name: string) => (v: string) => {
 const program = new Command()
   .name('train-pretrained')
   .description('Train the shipped Fashion-MNIST CNN, reproducibly, and record how.')
-  .option('--epochs <n>', 'epochs', num('epochs'), 50)
+  .option('--epochs <n>', 'epochs', num('epochs'), 40)
   .option('--batch-size <n>', 'images per batch', num('batch-size'), 64)
   .option('--lr <rate>', 'base learning rate of Adam', num('lr'), 0.001)
   .option('--schedule <name>', 'learning-rate schedule: constant | cosine | step', 'cosine')
