@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Command, InvalidArgumentError } from 'commander';
+import { selectBackend } from '../src/backend/select.js';
 // Node-only model files and the pictures (the package's node entry and report module re-export these).
 import { saveModel } from '../src/cnn/io-node.js';
 import { loadPretrained } from '../src/cnn/pretrained-node.js';
@@ -27,7 +28,6 @@ import {
 } from '../src/node.js';
 import { createProgressBar, formatDuration } from '../src/report/progress.js';
 import { confusionMatrixSvg, predictionGridSvg } from '../src/report/svg.js';
-import { installWasmTrainingKernels } from '../src/wasm-training.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -52,15 +52,14 @@ const opts = new Command()
     epochs: number;
     batchSize: number;
     seed: number;
-    backend: string;
+    backend: 'wasm' | 'cpu';
     model: string;
     grid: string;
     confusion: string;
   }>();
 
-if (opts.backend === 'wasm') installWasmTrainingKernels();
-await tf.setBackend(opts.backend);
-await tf.ready();
+// For wasm this also installs the training kernels; an unknown or failing backend stops here with the reason.
+await selectBackend(opts.backend);
 
 const data = opts.full ? await loadFashionMnist() : await loadSample();
 console.log(

@@ -3,7 +3,7 @@
 // file names) and src/data/sample-catalog.ts with the checksums of the decompressed content.
 //   npx tsx scripts/make-sample.ts [FULL_DATA_DIR]
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FASHION_MNIST } from '../src/data/catalog.js';
@@ -70,7 +70,4 @@ ${entries.join('\n')}
 `;
 writeFileSync('src/data/sample-catalog.ts', source);
 console.log(`wrote data/sample (${entries.length} files) and src/data/sample-catalog.ts`);
-for (const f of readFileSync('src/data/sample-catalog.ts', 'utf8')
-  .split('\n')
-  .filter((l) => l.includes('sha256')))
-  console.log(f.trim());
+for (const entry of entries) console.log(entry.trim());

@@ -7,20 +7,20 @@
 //   npx tsx scripts/train-pretrained.ts --resume             # continue after an interruption
 //   npx tsx scripts/train-pretrained.ts --epochs 2 --limit 6000 --out .cache/try --record .cache/try.json
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Command, InvalidArgumentError } from 'commander';
+import { selectBackend } from '../src/backend/select.js';
 import { buildCnn, countTrainableParams } from '../src/cnn/build.js';
 import { evaluateCnn } from '../src/cnn/evaluate.js';
 import { hasModel, loadModel, readModelArtifacts, saveModel } from '../src/cnn/io-node.js';
 import { type EpochLog, learningRateAt, trainCnn } from '../src/cnn/train.js';
 import { subset } from '../src/data/split.js';
 import { loadFashionMnist } from '../src/node.js';
-import { installWasmTrainingKernels } from '../src/wasm-training.js';
 
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -74,9 +74,8 @@ const opts = program.opts<{
   testEachEpoch: boolean;
 }>();
 
-if (opts.backend === 'wasm') installWasmTrainingKernels();
-if (!(await tf.setBackend(opts.backend))) throw new Error(`backend ${opts.backend} failed to start`);
-await tf.ready();
+// For wasm this also installs the training kernels; it fails with the reason when the backend cannot start.
+await selectBackend(opts.backend);
 
 const t0 = performance.now();
 const data = await loadFashionMnist(opts.dataDir ? { dir: opts.dataDir } : {});
@@ -209,9 +208,7 @@ const git = (args: string[]) => {
     return null;
   }
 };
-const tfjsVersion = JSON.parse(
-  readFileSync('node_modules/@tensorflow/tfjs-core/package.json', 'utf8'),
-).version;
+const gitStatus = git(['status', '--porcelain', '--', 'src', 'scripts']);
 const record = {
   model: opts.out,
   architecture: 'buildCnn() defaults: the reference CNN',
@@ -231,11 +228,11 @@ const record = {
   wallSeconds: Math.round((performance.now() - t0) / 1000 + previous.seconds),
   resumed: opts.resume,
   backend: tf.getBackend(),
-  tfjsVersion,
+  tfjsVersion: tf.version_core,
   node: process.version,
   cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   gitCommit: git(['rev-parse', 'HEAD']),
-  gitDirty: git(['status', '--porcelain', '--', 'src', 'scripts']) !== '',
+  gitDirty: gitStatus === null ? null : gitStatus !== '', // null: not a git checkout
   dataSource: data.source,
   finishedAt: new Date().toISOString(),
   perClass: final.perClass.map((c) => ({

@@ -126,8 +126,7 @@ export const SELECT_BACKEND_DEFAULTS: Readonly<Required<SelectBackendOptions>> =
  * ```
  */
 export const USE_FASTEST_BACKEND_DEFAULTS: Readonly<Required<UseFastestBackendOptions>> = Object.freeze({
-  trainingKernels: true,
-  wasmThreads: 1,
+  ...SELECT_BACKEND_DEFAULTS,
   candidates: BACKEND_CANDIDATES,
 });
 

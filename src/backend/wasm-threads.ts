@@ -139,8 +139,7 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
     globalThis.Blob = RealBlob;
     URL.createObjectURL = realCreateObjectURL;
     (os as { cpus: () => os.CpuInfo[] }).cpus = realCpus;
-    if (flag === undefined) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', flag);
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', flag ?? false);
   }
   const backend = tf.backend() as unknown as ThreadedWasmBackend;
   const pthread = backend.wasm.PThread;

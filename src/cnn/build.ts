@@ -154,7 +154,7 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  * @throws TypeError for an option of the wrong type or an unknown option; RangeError for a value out of range.
  * @example
  * ```ts
- *  * import '@tensorflow/tfjs-backend-cpu';
+ * import '@tensorflow/tfjs-backend-cpu';
  * import { buildCnn } from 'fashion-mnist-tfjs';
  *
  * const model = buildCnn({ seed: 42 });

@@ -370,8 +370,9 @@ export async function predictTopK(
   options?: PredictOptions & { classNames?: readonly string[] },
 ): Promise<TopKPrediction[][]> {
   const { classNames = CLASS_NAMES, ...rest } = options ?? {};
+  // Checked before the forward passes, which a bad `k` would otherwise waste.
+  checkNumber('predictTopK', 'k', k, { integer: true, min: 1, max: model.outputs[0].shape[1] as number });
   const { probabilities, classes, count } = await predictProba(model, images, rest);
-  checkNumber('predictTopK', 'k', k, { integer: true, min: 1, max: classes });
   const out: TopKPrediction[][] = [];
   for (let i = 0; i < count; i++) {
     const row = Array.from(probabilities.subarray(i * classes, (i + 1) * classes));

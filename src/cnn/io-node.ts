@@ -210,8 +210,8 @@ export async function saveModel(
   return { dir: target, files: [MODEL_JSON, ...paths], weightBytes: bytes.length };
 }
 
-function bad(dir: string, message: string, cause?: unknown): FashionMnistError {
-  return new FashionMnistError('BAD_MODEL', `loadModel: ${message}`, { path: dir, cause });
+function badModel(dir: string, message: string, cause: unknown, where: string): FashionMnistError {
+  return new FashionMnistError('BAD_MODEL', `${where}: ${message}`, { path: dir, cause });
 }
 
 /**
@@ -226,9 +226,15 @@ function bad(dir: string, message: string, cause?: unknown): FashionMnistError {
  * const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
  * ```
  */
-export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+export function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+  return readArtifacts(dir, 'readModelArtifacts');
+}
+
+/** {@link readModelArtifacts}, with errors named after the public function the caller called. */
+async function readArtifacts(dir: string, where: string): Promise<tf.io.ModelArtifacts> {
+  const bad = (root: string, message: string, cause?: unknown) => badModel(root, message, cause, where);
   if (typeof dir !== 'string' || dir === '') {
-    throw new TypeError(`loadModel: dir must be a non-empty string path, received ${show(dir)}`);
+    throw new TypeError(`${where}: dir must be a non-empty string path, received ${show(dir)}`);
   }
   const root = resolve(dir);
   const jsonPath = join(root, MODEL_JSON);
@@ -330,7 +336,7 @@ export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifa
  * ```
  */
 export async function loadModel(dir: string): Promise<tfl.LayersModel> {
-  const artifacts = await readModelArtifacts(dir);
+  const artifacts = await readArtifacts(dir, 'loadModel');
   try {
     const model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
     // tfjs-layers compiles a loaded model with an optimizer it deserialised for this model alone, but marks it
@@ -338,7 +344,12 @@ export async function loadModel(dir: string): Promise<tfl.LayersModel> {
     if (model.optimizer) (model as unknown as { isOptimizerOwned: boolean }).isOptimizerOwned = true;
     return model;
   } catch (e) {
-    throw bad(resolve(dir), `cannot build the model in ${resolve(dir)}: ${(e as Error).message}`, e);
+    throw badModel(
+      resolve(dir),
+      `cannot build the model in ${resolve(dir)}: ${(e as Error).message}`,
+      e,
+      'loadModel',
+    );
   }
 }
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { packageRoot } from '../data/node.js';
 import { FashionMnistError } from '../errors.js';
-import { show } from '../internal/validate.js';
+import { mergeOptions, show } from '../internal/validate.js';
 import { hasModel, loadModel } from './io-node.js';
 import { PRETRAINED_MODEL_DIR } from './pretrained.js';
 
@@ -18,11 +18,14 @@ export function pretrainedModelDir(): string {
   return join(packageRoot(), ...PRETRAINED_MODEL_DIR.split('/'));
 }
 
+const LOAD_PRETRAINED_DEFAULTS: Readonly<{ dir?: string }> = Object.freeze({ dir: undefined });
+
 /**
  * Loads the pretrained Fashion-MNIST CNN shipped with the package, in Node, from its files (no network, no
  * tfjs-node). The model comes back compiled, so it can be evaluated or fine-tuned with `trainCnn`.
  *
- * @throws FashionMnistError `BAD_MODEL` when the package has no pretrained model or its files are damaged.
+ * @throws TypeError for an unknown option or a `dir` that is not a string; FashionMnistError `BAD_MODEL` when
+ * the package has no pretrained model or its files are damaged.
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
@@ -36,7 +39,7 @@ export function pretrainedModelDir(): string {
  * ```
  */
 export async function loadPretrained(options?: { dir?: string }): Promise<tfl.LayersModel> {
-  const dir = options?.dir ?? pretrainedModelDir();
+  const dir = mergeOptions('loadPretrained', LOAD_PRETRAINED_DEFAULTS, options).dir ?? pretrainedModelDir();
   if (typeof dir !== 'string') {
     throw new TypeError(`loadPretrained: option 'dir' must be a string path, received ${show(dir)}`);
   }

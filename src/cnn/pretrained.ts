@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FashionMnistError } from '../errors.js';
-import { show } from '../internal/validate.js';
+import { mergeOptions, show } from '../internal/validate.js';
 
 /**
  * Where the pretrained model lives inside the package.
@@ -42,13 +42,16 @@ export interface LoadPretrainedOptions {
   url?: string | URL;
 }
 
+const LOAD_PRETRAINED_DEFAULTS: Readonly<LoadPretrainedOptions> = Object.freeze({ url: undefined });
+
 /**
  * Loads the pretrained Fashion-MNIST CNN shipped with the package: the reference network trained on the full
  * training set by `scripts/train-pretrained.ts`, its recipe and test accuracy recorded in `docs/pretrained.json`
  * and in the model's `userDefinedMetadata`. Works in browsers (over HTTP); in Node use the same-named function
  * of `fashion-mnist-tfjs/node`, which reads the files from disk (Node's `fetch` cannot read `file:` URLs).
  *
- * @throws FashionMnistError `BAD_MODEL` when the model cannot be fetched or built.
+ * @throws TypeError for an unknown option or a `url` that is not a string or URL; FashionMnistError `BAD_MODEL`
+ * when the model cannot be fetched or built.
  * @example
  * ```ts
  * import { loadPretrained, predictTopK } from 'fashion-mnist-tfjs';
@@ -57,7 +60,7 @@ export interface LoadPretrainedOptions {
  * ```
  */
 export async function loadPretrained(options?: LoadPretrainedOptions): Promise<tfl.LayersModel> {
-  const raw = options?.url ?? pretrainedModelUrl();
+  const raw = mergeOptions('loadPretrained', LOAD_PRETRAINED_DEFAULTS, options).url ?? pretrainedModelUrl();
   if (typeof raw !== 'string' && !(raw instanceof URL)) {
     throw new TypeError(`loadPretrained: option 'url' must be a string or URL, received ${show(raw)}`);
   }

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import seedrandom from 'seedrandom';
 import {
   applyErase,
   assertRectangleCanFit,
+  createRandomSource,
   type RandomErasingConfig,
   type RandomErasingOptions,
   resolveRandomErasingOptions,
@@ -298,7 +298,7 @@ function dropoutLayers(model: tfl.LayersModel): SeededLayer[] {
  * uninterrupted run would have done there.
  */
 function rngFor(seed: number | undefined, epoch: number, purpose: string): () => number {
-  return seedrandom(seed === undefined ? undefined : `${seed}/${epoch}/${purpose}`);
+  return createRandomSource(seed === undefined ? undefined : `${seed}/${epoch}/${purpose}`);
 }
 
 function resolveEraser(options: unknown, shape: [number, number, number]): RandomErasingConfig {

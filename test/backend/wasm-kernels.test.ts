@@ -273,7 +273,7 @@ describe('MaxPoolGrad (wasm) vs cpu: same routing (exactly, when windows do not 
   ];
   for (const [i, c] of cases.entries()) {
     for (const ties of [false, true]) {
-      it(`x ${c.x} pool ${c.f} stride ${c.s} pad ${c.pad}${ties ? ' with ties, -Infinity and NaN' : ''}`, async () => {
+      it(`x ${c.x} pool ${c.f} stride ${c.s} pad ${c.pad}${ties ? ' with ties and -Infinity' : ''}`, async () => {
         const size = tf.util.sizeFromShape(c.x);
         // ties: post-ReLU-like data (many exact zeros, small integers) and some -Infinity
         const values = ties

@@ -24,7 +24,7 @@ function handMadeModel(): tfl.LayersModel {
   m.add(tfl.layers.dense({ units: 4, activation: 'softmax' }));
   const kernel = new Float32Array(16 * 4);
   for (let c = 0; c < 4; c++) kernel[c * 4 + c] = 10;
-  m.layers[1].setWeights([tf.tensor2d(kernel, [16, 4]), tf.zeros([4])]);
+  tf.tidy(() => m.layers[1].setWeights([tf.tensor2d(kernel, [16, 4]), tf.zeros([4])]));
   return m;
 }
 

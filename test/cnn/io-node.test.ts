@@ -150,10 +150,19 @@ describe('quantised weights', () => {
     const m = tfl.sequential();
     m.add(tfl.layers.dense({ units: 4, inputShape: [2], useBias: false }));
     const values = [0, -0, 1, -2.5, 65504, 1e6, -1e6, 6e-8, 1e-9, 0.1, 1.7, 2049];
-    m.setWeights([tf.tensor2d(values.slice(0, 8), [2, 4])]);
     const dir = fresh();
-    await saveModel(m, dir, { quantize: 'float16' });
-    const back = Array.from((await loadModel(dir)).getWeights()[0].dataSync());
+    // Saves m with `weights` as float16 and reads them back through loadModel, freeing every tensor on the way.
+    const roundTrip = async (weights: number[]): Promise<number[]> => {
+      const w = tf.tensor2d(weights, [2, 4]);
+      m.setWeights([w]);
+      w.dispose();
+      await saveModel(m, dir, { quantize: 'float16' });
+      const loaded = await loadModel(dir);
+      const out = Array.from(loaded.getWeights()[0].dataSync());
+      loaded.dispose();
+      return out;
+    };
+    const back = await roundTrip(values.slice(0, 8));
     expect(back.slice(0, 7)).toEqual([
       0,
       -0,
@@ -164,13 +173,12 @@ describe('quantised weights', () => {
       Number.NEGATIVE_INFINITY,
     ]);
     expect(back[7]).toBeCloseTo(5.96e-8, 9); // smallest subnormal half
-    m.setWeights([tf.tensor2d([...values.slice(8), 0, 0, 0, 0], [2, 4])]);
-    await saveModel(m, dir, { quantize: 'float16' });
-    const back2 = Array.from((await loadModel(dir)).getWeights()[0].dataSync());
+    const back2 = await roundTrip([...values.slice(8), 0, 0, 0, 0]);
     expect(back2[0]).toBe(0); // underflows to zero
     expect(back2[1]).toBeCloseTo(0.1, 3);
     expect(back2[2]).toBeCloseTo(1.7, 2);
     expect(back2[3]).toBe(2048); // ties to even
+    m.dispose();
   });
 });
 
@@ -393,6 +401,11 @@ describe('atomic saving', () => {
     await expect(saveModel(m, fresh(), { bogus: 1 } as never)).rejects.toThrow(/unknown option 'bogus'/);
     await expect(saveModel(m, '' as string)).rejects.toThrow(TypeError);
     await expect(loadModel(42 as never)).rejects.toThrow(TypeError);
+    // Errors name the function that was called.
+    await expect(readModelArtifacts(join(root, 'nope'))).rejects.toThrow(
+      /^readModelArtifacts: no model\.json/,
+    );
+    await expect(loadModel(join(root, 'nope'))).rejects.toThrow(/^loadModel: no model\.json/);
     m.dispose();
   });
 

@@ -46,6 +46,12 @@ describe('pretrained model', () => {
     expect(err.message).toMatch(/no pretrained model in/);
   });
 
+  it('both loaders reject unknown options instead of ignoring them', async () => {
+    await expect(loadPretrained({ dri: dir } as never)).rejects.toThrow(/unknown option 'dri'/);
+    await expect(loadPretrainedUrl({ uri: 'x' } as never)).rejects.toThrow(TypeError);
+    await expect(loadPretrained('models' as never)).rejects.toThrow(/options must be an object/);
+  });
+
   it.skipIf(!shipped)(
     `loads from disk: the reference architecture, small float16 weights${why}`,
     async () => {

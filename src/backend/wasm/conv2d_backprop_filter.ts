@@ -225,7 +225,6 @@ export function conv2dBackpropFilterImpl(
       } else if (flatShift) {
         // dy^T [Co, (n, h, w)] by the stock C++ Transpose, then each tap's rows are dy^T moved by
         // dh*W + dw floats, with the pixels whose source falls outside the image zeroed.
-        const whole = n0 === 0 && n1 === N;
         let chunk = view(dy, [P, Co]);
         if (!whole) {
           chunk = backend.makeOutput([P, Co], 'float32');

@@ -58,6 +58,20 @@ export function asWasm(backend: unknown): WasmBackendLike {
 }
 
 /**
+ * Byte offset of a tensor's storage on the wasm heap, for code that addresses the heap directly.
+ * @example
+ * ```ts
+ * simd.maxPoolGrad2x2(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, out), rows, OW, W, C * 4);
+ * ```
+ */
+export function heapOffset(backend: WasmBackendLike, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data == null)
+    throw new Error('fashion-mnist-tfjs/wasm-training: tensor data is not on the wasm backend');
+  return data.memoryOffset;
+}
+
+/**
  * A Float32Array view of a tensor's bytes on the wasm heap. Views go stale when the heap grows
  * (any allocation may grow it), so take them after the last `makeOutput` of a kernel.
  * @example
@@ -67,11 +81,8 @@ export function asWasm(backend: unknown): WasmBackendLike {
  * ```
  */
 export function f32(backend: WasmBackendLike, info: TensorInfo, length?: number): Float32Array {
-  const data = backend.dataIdMap.get(info.dataId);
-  if (data == null)
-    throw new Error('fashion-mnist-tfjs/wasm-training: tensor data is not on the wasm backend');
   const size = length ?? info.shape.reduce((a, b) => a * b, 1);
-  return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, heapOffset(backend, info), size);
 }
 
 /**

@@ -93,8 +93,9 @@ function register(
  * through to the stock kernels, so results match the cpu backend to float32 rounding either way.
  *
  * Call it once, after importing `@tensorflow/tfjs-backend-wasm`; before or after `setBackend('wasm')`
- * both work (the kernels need no setup). Calling it again does nothing. Nothing is registered on
- * import: this module has no side effects, so bundlers may tree-shake it.
+ * both work (each replacement runs the setup of the stock kernels it calls). Calling it again does
+ * nothing. Nothing is registered on import: this module has no side effects, so bundlers may
+ * tree-shake it.
  *
  * @throws Error when the wasm backend package has not been imported.
  * @example

@@ -6,7 +6,7 @@
 // so it is used only for non-float32 tensors. Non-overlapping windows (filter = stride, the usual
 // case) take an unrolled 2x2 path.
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
-import { asWasm, f32, type KernelArgs, pair } from './heap.js';
+import { asWasm, f32, heapOffset, type KernelArgs, pair } from './heap.js';
 import { simdKernels } from './simd.js';
 
 interface PoolAttrs {
@@ -61,8 +61,7 @@ export function makeMaxPoolGrad(fallback: KernelConfig | undefined): KernelConfi
         ? simdKernels(backend.wasm)
         : null;
     if (simd != null && N * OH > 0 && OW > 0 && C > 0) {
-      const at = (t: TensorInfo) =>
-        (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+      const at = (t: TensorInfo) => heapOffset(backend, t);
       simd.maxPoolGrad2x2(at(x), at(dy), at(out), N * OH, OW, W, C * 4);
       return out;
     }
