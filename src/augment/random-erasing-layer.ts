@@ -20,7 +20,8 @@ const LAYER_KEYS = [
 
 /**
  * Arguments of the {@link randomErasing} layer: the {@link RandomErasingOptions} plus the usual
- * tfjs-layers ones (`name`, `inputShape`, `batchInputShape`, `batchSize`, `dtype`, `trainable`).
+ * tfjs-layers ones (`name`, `inputShape`, `batchInputShape`, `batchSize`, `dtype`, `trainable`,
+ * `inputDType`).
  *
  * @example
  * ```ts

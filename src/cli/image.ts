@@ -2,8 +2,8 @@
 // mislabelled or damaged file gets a message that says what is wrong with it.
 import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
 import { FashionMnistError } from '../errors.js';
+import { decodePng } from '../report/png.js';
 import type { RgbaImage } from '../report/preprocess.js';
 
 /** The format of an image file judged by its first bytes, or null when it is neither PNG nor JPEG. */
@@ -28,12 +28,8 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
   }
   try {
     if (kind === 'png') {
-      const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      return {
-        data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length),
-        width: png.width,
-        height: png.height,
-      };
+      const { data, width, height } = decodePng(bytes);
+      return { data, width, height };
     }
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
     return { data: img.data, width: img.width, height: img.height };

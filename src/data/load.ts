@@ -2,6 +2,7 @@ import { FashionMnistError } from '../errors.js';
 import { checkBoolean, checkFunction, mergeOptions, show } from '../internal/validate.js';
 import { assemble, type FashionMnist, type ProgressCallback } from './assemble.js';
 import { type DatasetFile, type DatasetSpec, FASHION_MNIST } from './catalog.js';
+import { SAMPLE } from './sample-catalog.js';
 
 /**
  * Options of the universal {@link loadFashionMnist}.
@@ -93,6 +94,11 @@ export async function loadFashionMnist(options?: LoadUrlOptions): Promise<Fashio
   const doFetch = checkFunction<typeof fetch>('loadFashionMnist', 'fetch', opts.fetch) ?? globalThis.fetch;
   const spec = opts.dataset ?? FASHION_MNIST;
   const bases = opts.baseUrl !== undefined ? [opts.baseUrl] : [...spec.mirrors];
+  if (bases.length === 0) {
+    throw new TypeError(
+      `loadFashionMnist: option 'baseUrl' is required for data set '${spec.id}', which has no mirrors, received undefined`,
+    );
+  }
   const failures: string[] = [];
   for (const base of bases.map(withSlash)) {
     const urlOf = (file: DatasetFile) => new URL(file.name, new URL(base, globalThis.location?.href)).href;
@@ -127,7 +133,7 @@ export async function loadFashionMnist(options?: LoadUrlOptions): Promise<Fashio
           },
         },
         { kind: 'url', location: base },
-        spec.id.endsWith('sample'),
+        spec.id === SAMPLE.id,
       );
     } catch (e) {
       // A broken or unreachable mirror is worth trying the next one; damaged content is not hidden when it is the

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { FashionMnistError } from '../errors.js';
-import { checkBoolean, checkFunction, mergeOptions, show } from '../internal/validate.js';
+import { checkBoolean, checkFunction, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import {
   assemble,
   type DataSource,
@@ -45,7 +45,7 @@ export interface LoadNodeOptions {
   download?: boolean;
   /** Base URLs to download from (default: the official mirrors). */
   mirrors?: readonly string[];
-  /** Milliseconds before one download request is abandoned (default 60 000). */
+  /** Milliseconds before one download request is abandoned: an integer from 1 to 2^32 − 1 (default 60 000). */
   timeoutMs?: number;
   /** Use the embedded sample when the full data cannot be found or downloaded (default `false`). */
   fallbackToSample?: boolean;
@@ -131,7 +131,7 @@ async function loadDir(dir: string, spec: DatasetSpec, source: DataSource, opts:
       },
     },
     source,
-    spec === SAMPLE,
+    spec.id === SAMPLE.id,
   );
 }
 
@@ -144,7 +144,7 @@ async function downloadFile(
   file: DatasetFile,
   mirrors: readonly string[],
   cacheDir: string,
-  opts: LoadNodeOptions,
+  timeoutMs: number,
   report: (loaded: number, total?: number) => void,
 ): Promise<Uint8Array> {
   const failures: string[] = [];
@@ -152,7 +152,7 @@ async function downloadFile(
     const url = new URL(file.name, base.endsWith('/') ? base : `${base}/`).href;
     let bytes: Uint8Array;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
+      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
       if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
       bytes = await readBody(response, report);
       // Verify before anything reaches the cache, so a later run never takes a bad file as good.
@@ -208,6 +208,11 @@ export function packageRoot(): string {
   throw new FashionMnistError('NOT_FOUND', `cannot find the fashion-mnist-tfjs package root above ${here}`);
 }
 
+const SAMPLE_DEFAULTS: Readonly<Pick<LoadNodeOptions, 'onProgress' | 'verify'>> = Object.freeze({
+  onProgress: undefined,
+  verify: true,
+});
+
 /**
  * Loads the small real sample embedded in the package (6,000 training and 1,000 test images, balanced), from
  * disk, without network. `isSample` is `true` on the result.
@@ -221,8 +226,11 @@ export function packageRoot(): string {
 export async function loadSample(
   options?: Pick<LoadNodeOptions, 'onProgress' | 'verify'>,
 ): Promise<FashionMnist> {
+  const opts = mergeOptions('loadSample', SAMPLE_DEFAULTS, options);
+  checkBoolean('loadSample', 'verify', opts.verify);
+  checkFunction('loadSample', 'onProgress', opts.onProgress);
   const dir = join(packageRoot(), 'data', 'sample');
-  return loadDir(dir, SAMPLE, { kind: 'sample', location: dir }, { verify: true, ...options });
+  return loadDir(dir, SAMPLE, { kind: 'sample', location: dir }, opts);
 }
 
 /**
@@ -252,6 +260,12 @@ export async function loadFashionMnist(options?: LoadNodeOptions): Promise<Fashi
   checkBoolean('loadFashionMnist', 'fallbackToSample', opts.fallbackToSample);
   checkBoolean('loadFashionMnist', 'verify', opts.verify);
   checkFunction('loadFashionMnist', 'onProgress', opts.onProgress);
+  // AbortSignal.timeout takes a whole number of milliseconds up to 2^32 - 1.
+  const timeoutMs = checkNumber('loadFashionMnist', 'timeoutMs', opts.timeoutMs, {
+    integer: true,
+    min: 1,
+    max: 2 ** 32 - 1,
+  });
   const spec = opts.dataset ?? FASHION_MNIST;
   const tried: string[] = [];
 
@@ -308,7 +322,7 @@ export async function loadFashionMnist(options?: LoadNodeOptions): Promise<Fashi
       for (const file of spec.files) {
         // Files already verified into the cache by an interrupted earlier run are kept.
         if (!findFile(cacheDir, file)) {
-          await downloadFile(file, mirrors, cacheDir, opts, (loaded, total) =>
+          await downloadFile(file, mirrors, cacheDir, timeoutMs, (loaded, total) =>
             opts.onProgress?.({
               phase: 'download',
               file: file.name,

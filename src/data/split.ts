@@ -144,6 +144,13 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
   checkBoolean('toTensors', 'oneHot', opts.oneHot);
   const n = split.count;
   const px = split.height * split.width;
+  if (split.images.length < n * px || split.labels.length < n) {
+    throw new FashionMnistError(
+      'COUNT_MISMATCH',
+      `toTensors: a split of ${n} images of ${split.height}×${split.width} needs ${n * px} pixels and ${n} labels, ` +
+        `received ${split.images.length} pixels and ${split.labels.length} labels`,
+    );
+  }
   const pixels = new Float32Array(n * px);
   const scale = opts.normalize ? 1 / 255 : 1;
   const src = split.images;
@@ -192,6 +199,7 @@ const BATCH_DEFAULTS: Readonly<BatchOptions> = Object.freeze({
  * ```
  */
 export function permutation(n: number, seed?: string | number): Int32Array {
+  checkNumber('permutation', 'n', n, { integer: true, min: 0 });
   const rng = seedrandom(seed === undefined ? undefined : String(seed));
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -219,6 +227,7 @@ export function permutation(n: number, seed?: string | number): Int32Array {
  * ```
  */
 export function* batchIndices(count: number, options?: BatchOptions): Generator<Int32Array> {
+  checkNumber('batchIndices', 'count', count, { integer: true, min: 0 });
   const opts = mergeOptions('batchIndices', BATCH_DEFAULTS, options);
   const size = checkNumber('batchIndices', 'batchSize', opts.batchSize, { integer: true, min: 1 });
   checkBoolean('batchIndices', 'shuffle', opts.shuffle);

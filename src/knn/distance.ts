@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
-import { checkBoolean, checkOneOf, mergeOptions } from '../internal/validate.js';
+import { checkBoolean, checkOneOf, mergeOptions, show } from '../internal/validate.js';
 import type { KnnMetric } from './search.js';
 
 /**
@@ -24,7 +24,9 @@ const DISTANCE_DEFAULTS: Readonly<DistanceMatrixOptions> = Object.freeze({
 });
 
 function flat2d(name: string, t: tf.Tensor): tf.Tensor2D {
-  if (!(t instanceof tf.Tensor)) throw new TypeError(`distanceMatrix: '${name}' must be a tf.Tensor`);
+  if (!(t instanceof tf.Tensor)) {
+    throw new TypeError(`distanceMatrix: '${name}' must be a tf.Tensor, received ${show(t)}`);
+  }
   if (t.rank < 2) {
     throw new FashionMnistError(
       'BAD_INPUT',

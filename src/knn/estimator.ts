@@ -2,6 +2,7 @@
 // of `fit`'s input, voting, scoring, the getters. Each subclass only says how the neighbours are searched and
 // where the training set lives. Universal: nothing here may reach a Node built-in.
 import { FashionMnistError } from '../errors.js';
+import { checkNumber } from '../internal/validate.js';
 import type { KneighborsOptions, KnnNeighbours } from './classifier.js';
 import { type KnnFeatures, type KnnLabels, type Rows, readFeatures, readLabels } from './input.js';
 import { type KnnCallOptions, type KnnOptions, resolveCallOptions } from './options.js';
@@ -142,17 +143,11 @@ export abstract class KnnEstimator<O extends KnnOptions, F extends FittedCore> {
   async kneighbors(x: KnnFeatures, options?: KneighborsOptions): Promise<KnnNeighbours> {
     const f = this.require('kneighbors');
     const { k, ...call } = options ?? {};
-    const kk = k === undefined ? this.options.k : k;
-    if (typeof kk !== 'number') {
-      throw new TypeError(
-        `${this.className}.kneighbors: option 'k' must be an integer >= 1, received ${typeof kk}`,
-      );
-    }
-    if (!Number.isInteger(kk) || kk < 1 || kk > f.rows) {
-      throw new RangeError(
-        `${this.className}.kneighbors: option 'k' must be an integer >= 1 and <= ${f.rows}, received ${kk}`,
-      );
-    }
+    const kk = checkNumber(`${this.className}.kneighbors`, 'k', k === undefined ? this.options.k : k, {
+      integer: true,
+      min: 1,
+      max: f.rows,
+    });
     return publicNeighbours(await this.search('kneighbors', x, kk, call), this.options.metric);
   }
 

@@ -2,6 +2,7 @@
 // neighbour search works on, with the data checks every entry point shares.
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
+import { show } from '../internal/validate.js';
 
 /**
  * Images or feature vectors for a k-NN model: a tensor whose first axis is the sample axis (`[N, 28, 28, 1]`,
@@ -50,10 +51,7 @@ export interface Rows {
 }
 
 function describe(x: unknown): string {
-  if (x instanceof tf.Tensor) return `tensor [${x.shape.join(', ')}] ${x.dtype}`;
-  if (ArrayBuffer.isView(x)) return `${x.constructor.name}(${(x as unknown as ArrayLike<number>).length})`;
-  if (Array.isArray(x)) return `array(${x.length})`;
-  return x === null ? 'null' : typeof x;
+  return x instanceof tf.Tensor ? `tensor [${x.shape.join(', ')}] ${x.dtype}` : show(x);
 }
 
 function isNumericArray(x: unknown): x is ArrayLike<number> {

@@ -82,12 +82,8 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'error', id: null, message: e instanceof Error ? e.message : String(e) });
     return;
   }
-  port.on('message', (task: KnnWorkerTask | { type: 'close' }) => {
-    if (task.type === 'close') {
-      index.dispose();
-      port.close();
-      return;
-    }
+  // The pool stops a worker with terminate(), which frees its engine with the thread.
+  port.on('message', (task: KnnWorkerTask) => {
     const query = new Float32Array(
       task.query,
       task.start * init.dims * 4,

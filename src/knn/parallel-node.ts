@@ -7,11 +7,11 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FashionMnistError } from '../errors.js';
-import { checkNumber, checkOneOf, mergeOptions } from '../internal/validate.js';
+import { checkNumber, checkOneOf, mergeOptions, show } from '../internal/validate.js';
 import { type FittedCore, KnnEstimator, type SearchJob } from './estimator.js';
 import type { KnnFeatures, KnnLabels } from './input.js';
 import type { KnnWorkerInit, KnnWorkerReply, KnnWorkerTask } from './knn-worker.js';
-import { type KnnOptions, resolveKnnOptions } from './options.js';
+import { KNN_DEFAULTS, type KnnOptions, resolveKnnOptions } from './options.js';
 import type { NeighbourLists, SearchStats } from './search.js';
 
 /**
@@ -78,17 +78,15 @@ interface Fitted extends FittedCore {
 /** Merges and checks the k-NN options and the pool's. */
 function resolveParallelOptions(options: unknown): Readonly<ParallelKnnOptions> {
   const where = 'ParallelKnnClassifier';
-  const all = mergeOptions<ParallelKnnOptions>(
-    where,
-    { ...resolveKnnOptions(where, {}), ...PARALLEL_EXTRA },
-    options,
-  );
+  const all = mergeOptions<ParallelKnnOptions>(where, { ...KNN_DEFAULTS, ...PARALLEL_EXTRA }, options);
   const { workers, backend, workerUrl, ...knn } = all;
   const base = resolveKnnOptions(where, knn);
   checkNumber(where, 'workers', workers, { integer: true, min: 1, max: 64 });
   checkOneOf(where, 'backend', backend, ['wasm', 'cpu'] as const);
   if (workerUrl !== undefined && typeof workerUrl !== 'string' && !(workerUrl instanceof URL)) {
-    throw new TypeError(`${where}: option 'workerUrl' must be a URL or a string`);
+    throw new TypeError(
+      `${where}: option 'workerUrl' must be a URL or a string, received ${show(workerUrl)}`,
+    );
   }
   return Object.freeze({ ...base, workers, backend, workerUrl });
 }

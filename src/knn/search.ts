@@ -206,16 +206,17 @@ export class NeighbourIndex {
       qNorms[r] = this.metric === 'euclidean' ? s : Math.sqrt(s);
     }
     const total = Math.ceil(n / batchSize);
-    const stats: SearchStats = { batchSize, chunks: total, candidates: Math.max(k, candidates), rescued: 0 };
+    const first = Math.max(k, Math.min(this.rows, candidates));
+    const stats: SearchStats = { batchSize, chunks: total, candidates: first, rescued: 0 };
     for (let c = 0; c < total; c++) {
       const start = c * batchSize;
       const end = Math.min(n, start + batchSize);
       let pending = Array.from({ length: end - start }, (_, r) => start + r);
-      let m = Math.max(k, Math.min(this.rows, candidates));
+      let m = first;
       while (pending.length > 0) {
         const failed = await this.pass(query, qNorms, pending, k, m, indices, distances);
         if (failed.length > 0) {
-          if (m === Math.max(k, Math.min(this.rows, candidates))) stats.rescued += failed.length;
+          if (m === first) stats.rescued += failed.length;
           m = Math.min(this.rows, m * 4);
         }
         pending = failed;

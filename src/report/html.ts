@@ -369,11 +369,13 @@ function gridHtml(ex: ReportExamples, names: readonly string[]): string {
   const available = Math.floor(ex.images.length / px);
   const count = Math.min(ex.count ?? available, available, 100);
   const cells: string[] = [];
+  let wrong = 0;
   for (let i = 0; i < count; i++) {
     const png = encodeGrayPng(ex.images.subarray(i * px, (i + 1) * px), ex.width, ex.height);
     const truth = ex.labels[i];
     const pred = ex.predictions[i];
     const ok = truth === pred;
+    if (!ok) wrong++;
     const name = names[pred] ?? String(pred);
     const alt = ok
       ? `${names[truth] ?? truth}, predicted correctly`
@@ -384,7 +386,6 @@ function gridHtml(ex: ReportExamples, names: readonly string[]): string {
         `<figcaption><b>${escapeHtml(name)}</b><br>${pct(ex.confidences[i], 1)}${ok ? '' : `<br><small>true: ${escapeHtml(names[truth] ?? String(truth))}</small>`}</figcaption></figure>`,
     );
   }
-  const wrong = cells.filter((c) => c.includes('class="bad"')).length;
   return `<p>The first ${count} test images: predicted class and its probability under each; <span style="color:${BLUE}">blue</span> correct, <span style="color:${RED}">red</span> wrong (${wrong} of ${count}).</p><div class="grid" data-testid="grid">${cells.join('')}</div>`;
 }
 

@@ -2,7 +2,7 @@
 // (augmentation before/after, CNN predictions with a coloured frame for wrong answers) are all a
 // grid of small images, upscaled, separated by padding, optionally framed.
 
-import { mergeOptions, show } from '../internal/validate.js';
+import { checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 /**
  * An RGB colour, each component 0..255.
@@ -101,22 +101,16 @@ const GRID_DEFAULTS: Readonly<ImageGridOptions> = Object.freeze({
 });
 
 function nonNegativeInt(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number') {
-    throw new TypeError(
-      `composeImageGrid: option '${name}' must be an integer >= ${min}, received ${show(value)}`,
-    );
-  }
-  if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `composeImageGrid: option '${name}' must be an integer >= ${min}, received ${show(value)}`,
-    );
-  }
-  return value;
+  return checkNumber('composeImageGrid', name, value, { integer: true, min });
 }
 
 function checkRgb(name: string, value: unknown): Rgb {
+  if (!Array.isArray(value)) {
+    throw new TypeError(
+      `composeImageGrid: ${name} must be [r, g, b] with integers 0..255, received ${show(value)}`,
+    );
+  }
   if (
-    !Array.isArray(value) ||
     value.length !== 3 ||
     !value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255)
   ) {
@@ -162,8 +156,12 @@ export function composeImageGrid(
   const groupGap = nonNegativeInt('groupGap', o.groupGap, 0);
   const background = checkRgb('background', o.background);
   const range = o.valueRange;
+  if (!Array.isArray(range)) {
+    throw new TypeError(
+      `composeImageGrid: valueRange must be [low, high] with low < high, received ${show(range)}`,
+    );
+  }
   if (
-    !Array.isArray(range) ||
     range.length !== 2 ||
     !Number.isFinite(range[0]) ||
     !Number.isFinite(range[1]) ||

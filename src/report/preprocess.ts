@@ -14,7 +14,7 @@
 //    like a Fashion-MNIST image saved as PNG) is kept, so round trips stay faithful.
 
 import { FashionMnistError } from '../errors.js';
-import { mergeOptions, show } from '../internal/validate.js';
+import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 /**
  * A decoded picture in RGBA order, 8 bits per channel (what `pngjs`, `jpeg-js` with `formatAsRGBA` and a
@@ -165,10 +165,9 @@ export function toFashionMnistImage(image: RgbaImage, options?: FashionMnistImag
       `${where}: option 'invert' must be 'auto', true or false, received ${show(o.invert)}`,
     );
   }
-  const size = o.size as number;
-  if (!Number.isInteger(size) || size < 1) {
-    throw new RangeError(`${where}: option 'size' must be an integer >= 1, received ${show(o.size)}`);
-  }
+  const size = checkNumber(where, 'size', o.size, { integer: true, min: 1 });
+  checkBoolean(where, 'trim', o.trim);
+  checkBoolean(where, 'sharpen', o.sharpen);
   if (image === null || typeof image !== 'object' || !image.data || typeof image.data.length !== 'number') {
     throw new TypeError(
       `${where}: image must be { data, width, height } in RGBA order, received ${show(image)}`,

@@ -2,7 +2,7 @@
 // terminal: piped output, CI logs and `--quiet` stay clean, so scripts can parse stdout (`--json`) while people
 // still see where a ten-minute job stands. No Node imports: the stream is passed in or looked up at run time.
 
-import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { checkBoolean, checkFunction, checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 /**
  * What a progress bar writes to: `process.stderr` or anything with the same `write`, `isTTY` and `columns`.
@@ -129,9 +129,7 @@ export function createProgressBar(options?: ProgressBarOptions): ProgressBar {
   if (typeof o.label !== 'string') {
     throw new TypeError(`createProgressBar: option 'label' must be a string, received ${show(o.label)}`);
   }
-  if (o.now !== undefined && typeof o.now !== 'function') {
-    throw new TypeError(`createProgressBar: option 'now' must be a function, received ${show(o.now)}`);
-  }
+  checkFunction('createProgressBar', 'now', o.now);
   const stream = o.stream ?? defaultStream();
   const now = o.now ?? Date.now;
   const active = !o.quiet && stream !== undefined && (o.force || stream.isTTY === true);

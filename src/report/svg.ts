@@ -86,8 +86,8 @@ export interface PredictionsToDraw {
  * red when it is wrong (then with the true class too). Returns standalone SVG text; write it to a `.svg` file or
  * put it inline in HTML.
  *
- * @throws RangeError for bad options or indices; FashionMnistError `BAD_INPUT` when the predictions do not match
- * the split.
+ * @throws TypeError / RangeError for bad options or indices; FashionMnistError `BAD_INPUT` when the predictions do
+ * not match the split.
  * @example
  * ```ts
  * const ev = await evaluateCnn(model, data.test);
@@ -116,9 +116,8 @@ export function predictionGridSvg(
   let indices: number[];
   if (o.indices !== undefined) {
     if (!Array.isArray(o.indices) || o.indices.length === 0) {
-      throw new TypeError(
-        `${where}: option 'indices' must be a non-empty array of image indices, received ${show(o.indices)}`,
-      );
+      const message = `${where}: option 'indices' must be a non-empty array of image indices, received ${show(o.indices)}`;
+      throw Array.isArray(o.indices) ? new RangeError(message) : new TypeError(message);
     }
     indices = o.indices.map((i, k) =>
       checkNumber(where, `indices[${k}]`, i, { integer: true, min: 0, max: n - 1 }),

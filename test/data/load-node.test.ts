@@ -81,6 +81,9 @@ describe('Node loader sources', () => {
     await expect(loadFashionMnist({ dir: 5 as unknown as string })).rejects.toThrow(TypeError);
     await expect(loadFashionMnist({ download: 1 as unknown as boolean })).rejects.toThrow(TypeError);
     await expect(loadFashionMnist({ directory: 'x' } as never)).rejects.toThrow(/unknown option 'directory'/);
+    await expect(loadFashionMnist({ timeoutMs: '5' as unknown as number })).rejects.toThrow(TypeError);
+    await expect(loadFashionMnist({ timeoutMs: 0 })).rejects.toThrow(RangeError);
+    await expect(loadSample({ verfy: false } as never)).rejects.toThrow(/unknown option 'verfy'/);
   });
 
   it('defaultCacheDir follows XDG_CACHE_HOME', () => {

@@ -74,5 +74,6 @@ describe('loadFashionMnist from a URL (real HTTP server on 127.0.0.1)', () => {
     await expect(loadFashionMnist({ baseUrl: 3 as unknown as string })).rejects.toThrow(TypeError);
     await expect(loadFashionMnist({ verify: 'no' as unknown as boolean })).rejects.toThrow(TypeError);
     await expect(loadFashionMnist({ baseURL: 'x' } as never)).rejects.toThrow(/unknown option 'baseURL'/);
+    await expect(loadFashionMnist({ dataset: ds.spec })).rejects.toThrow(/'baseUrl' is required/);
   });
 });

@@ -10,7 +10,6 @@ import {
   take,
   toTensors,
 } from '../../src/data/split.js';
-import type { FashionMnistError } from '../../src/errors.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
 function split(n: number): Split {
@@ -35,11 +34,9 @@ describe('splitFromIdx', () => {
   });
   it('rejects image/label count mismatch', () => {
     expect(() => splitFromIdx(imgs(3), labs([1, 2]), 'train')).toThrow(/train: 3 images but 2 labels/);
-    try {
-      splitFromIdx(imgs(3), labs([1, 2]));
-    } catch (e) {
-      expect((e as FashionMnistError).code).toBe('COUNT_MISMATCH');
-    }
+    expect(() => splitFromIdx(imgs(3), labs([1, 2]))).toThrow(
+      expect.objectContaining({ code: 'COUNT_MISMATCH' }),
+    );
   });
   it('rejects labels outside 0..9 and images of the wrong rank', () => {
     expect(() => splitFromIdx(imgs(1), labs([10]))).toThrow(/label 10 at index 0/);
@@ -93,6 +90,9 @@ describe('permutation and batchIndices', () => {
     expect(() => [...batchIndices(3, { batchSize: 0 })]).toThrow(RangeError);
     expect(() => [...batchIndices(3, { batchSize: '2' as unknown as number })]).toThrow(TypeError);
     expect(() => [...batchIndices(3, { batchsize: 2 } as never)]).toThrow(/unknown option 'batchsize'/);
+    expect(() => [...batchIndices(-1)]).toThrow(RangeError);
+    expect(() => [...batchIndices('3' as unknown as number)]).toThrow(TypeError);
+    expect(() => permutation(2.5)).toThrow(RangeError);
   });
 });
 
@@ -124,5 +124,8 @@ describe.each(BACKENDS)('toTensors on %s', (backend) => {
   });
   it('rejects bad options', () => {
     expect(() => toTensors(split(1), { normalize: 1 as unknown as boolean })).toThrow(TypeError);
+    expect(() => toTensors({ ...split(2), count: 3 })).toThrow(
+      expect.objectContaining({ code: 'COUNT_MISMATCH' }),
+    );
   });
 });

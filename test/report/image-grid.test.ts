@@ -1,6 +1,6 @@
 // composeImageGrid: layout arithmetic, value mapping, gray/RGB mixing, borders, validation.
 import { describe, expect, it } from 'vitest';
-import { composeImageGrid, type GridImage, type RasterImage } from '../../src/report/image-grid.js';
+import { composeImageGrid, type GridImage, type RasterImage, type Rgb } from '../../src/report/image-grid.js';
 
 function pixel(r: RasterImage, x: number, y: number): number[] {
   const i = (y * r.width + x) * r.channels;
@@ -79,8 +79,12 @@ describe('composeImageGrid', () => {
     expect(() => composeImageGrid([gray(0)], { scale: '2' as unknown as number })).toThrow(TypeError);
     expect(() => composeImageGrid([gray(0)], { colums: 2 } as never)).toThrow(/unknown option 'colums'/);
     expect(() => composeImageGrid([gray(0)], { valueRange: [1, 1] })).toThrow(RangeError);
+    expect(() => composeImageGrid([gray(0)], { valueRange: 1 as unknown as [number, number] })).toThrow(
+      TypeError,
+    );
     expect(() => composeImageGrid([{ pixels: [1, 2], height: 2, width: 2 }])).toThrow(/needs 4 values/);
     expect(() => composeImageGrid([{ image: gray(0), border: [300, 0, 0] }])).toThrow(RangeError);
+    expect(() => composeImageGrid([gray(0)], { background: 'white' as unknown as Rgb })).toThrow(TypeError);
     expect(() => composeImageGrid('x' as never)).toThrow(TypeError);
   });
 });

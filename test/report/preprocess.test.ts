@@ -147,6 +147,8 @@ describe('toFashionMnistImage', () => {
       TypeError,
     );
     expect(() => toFashionMnistImage(blank, { size: 0 })).toThrow(RangeError);
+    expect(() => toFashionMnistImage(blank, { size: '28' as unknown as number })).toThrow(TypeError);
+    expect(() => toFashionMnistImage(blank, { trim: 'no' as unknown as boolean })).toThrow(TypeError);
     expect(() => toFashionMnistImage(blank, { rotate: true } as unknown as object)).toThrow(/unknown option/);
   });
 });

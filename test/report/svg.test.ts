@@ -46,6 +46,8 @@ describe('predictionGridSvg', () => {
     expect(svg).toContain('&lt;S&amp;S&gt; 60 %');
     expect(svg).toContain('a &quot;t&quot;');
     expect(() => predictionGridSvg(split, result, { indices: [3] })).toThrow(RangeError);
+    expect(() => predictionGridSvg(split, result, { indices: [] })).toThrow(RangeError);
+    expect(() => predictionGridSvg(split, result, { indices: 3 as unknown as number[] })).toThrow(TypeError);
     expect(() => predictionGridSvg(split, result, { columns: 0 })).toThrow(RangeError);
     expect(() => predictionGridSvg(split, result, { colour: 1 } as never)).toThrow(TypeError);
     expect(() => predictionGridSvg(split, { predictions: [0, 1, 2, 3], probabilities })).toThrow(

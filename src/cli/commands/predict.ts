@@ -1,6 +1,7 @@
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { predictTopK, type TopKPrediction } from '../../cnn/evaluate.js';
+import { IMAGE_SIZE } from '../../data/catalog.js';
 import { writePng } from '../../report/png.js';
 import { toFashionMnistImage } from '../../report/preprocess.js';
 import { setUpBackend } from '../backend.js';
@@ -44,13 +45,13 @@ export function predictCommand(io: CliIo): Command {
     for (const file of files) {
       const image = await readImageFile(file);
       const invert = flags.invert === 'auto' ? 'auto' : flags.invert === 'yes';
-      const { pixels, inverted } = toFashionMnistImage(image, { invert });
+      const { pixels, inverted } = toFashionMnistImage(image, { invert, size: IMAGE_SIZE });
       inputs.push({ file, pixels, inverted });
       if (flags.savePreprocessed) {
         await writePng(join(flags.savePreprocessed, `${basename(file).replace(/\.[^.]*$/, '')}.28x28.png`), {
           data: pixels,
-          width: 28,
-          height: 28,
+          width: IMAGE_SIZE,
+          height: IMAGE_SIZE,
           channels: 1,
         });
       }
@@ -59,8 +60,9 @@ export function predictCommand(io: CliIo): Command {
     const { model, label } = await resolveModel(flags.model);
     let results: TopKPrediction[][];
     try {
-      const all = new Uint8Array(inputs.length * 784);
-      for (const [i, x] of inputs.entries()) all.set(x.pixels, i * 784);
+      const px = IMAGE_SIZE * IMAGE_SIZE;
+      const all = new Uint8Array(inputs.length * px);
+      for (const [i, x] of inputs.entries()) all.set(x.pixels, i * px);
       results = await predictTopK(model, all, flags.top);
     } finally {
       model.dispose();
