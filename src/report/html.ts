@@ -4,6 +4,7 @@
 
 import { CLASS_NAMES } from '../data/catalog.js';
 import { FashionMnistError } from '../errors.js';
+import { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
 
 /**
  * One epoch of a training curve; the shape of `trainCnn`'s `EpochLog`, of which only these fields are read.
@@ -85,8 +86,8 @@ export interface HtmlReportData {
   generatedAt?: Date;
 }
 
-const BLUE = '#1f5fbf';
-const RED = '#c62828';
+const BLUE = CORRECT_COLOR;
+const RED = WRONG_COLOR;
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

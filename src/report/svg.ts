@@ -6,26 +6,10 @@ import { CLASS_NAMES } from '../data/catalog.js';
 import type { Split } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
 import { checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
 import { bytesToBase64, encodeGrayPng } from './html.js';
 
-/**
- * Colour of correct predictions.
- *
- * @example
- * ```ts
- * `<text fill="${CORRECT_COLOR}">right</text>`;
- * ```
- */
-export const CORRECT_COLOR = '#1f5fbf';
-/**
- * Colour of wrong predictions.
- *
- * @example
- * ```ts
- * `<text fill="${WRONG_COLOR}">wrong</text>`;
- * ```
- */
-export const WRONG_COLOR = '#d0312d';
+export { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
 
 function escapeXml(text: string): string {
   return text.replace(
