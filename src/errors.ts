@@ -3,7 +3,7 @@
  *
  * - `BAD_MAGIC`: the bytes do not start with an IDX magic number.
  * - `BAD_DTYPE`: the IDX header names a data type the format does not define.
- * - `BAD_SHAPE`: the header's dimensions do not match the number of bytes.
+ * - `BAD_SHAPE`: the header's dimensions do not match the number of bytes, or arrays of the wrong rank or type.
  * - `BAD_GZIP`: gzip data that is truncated or corrupt.
  * - `CHECKSUM_MISMATCH`: decompressed content whose SHA-256 differs from the catalogue.
  * - `COUNT_MISMATCH`: image and label files of different lengths, or wrong image size.

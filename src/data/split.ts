@@ -35,13 +35,13 @@ export interface Split {
 export function splitFromIdx(images: IdxArray, labels: IdxArray, name = 'split'): Split {
   if (images.dtype !== 'uint8' || images.shape.length !== 3) {
     throw new FashionMnistError(
-      'COUNT_MISMATCH',
+      'BAD_SHAPE',
       `${name}: images must be uint8 [N, height, width], received ${images.dtype} [${images.shape.join(', ')}]`,
     );
   }
   if (labels.dtype !== 'uint8' || labels.shape.length !== 1) {
     throw new FashionMnistError(
-      'COUNT_MISMATCH',
+      'BAD_SHAPE',
       `${name}: labels must be uint8 [N], received ${labels.dtype} [${labels.shape.join(', ')}]`,
     );
   }

@@ -41,6 +41,8 @@ describe('splitFromIdx', () => {
   it('rejects labels outside 0..9 and images of the wrong rank', () => {
     expect(() => splitFromIdx(imgs(1), labs([10]))).toThrow(/label 10 at index 0/);
     expect(() => splitFromIdx(labs([1]), labs([1]))).toThrow(/images must be uint8 \[N, height, width\]/);
+    expect(() => splitFromIdx(labs([1]), labs([1]))).toThrow(expect.objectContaining({ code: 'BAD_SHAPE' }));
+    expect(() => splitFromIdx(imgs(1), imgs(1))).toThrow(expect.objectContaining({ code: 'BAD_SHAPE' }));
   });
 });
 
