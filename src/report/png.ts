@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pngjs from 'pngjs';
+import { FashionMnistError } from '../errors.js';
 import { show } from '../internal/validate.js';
 import type { RasterImage } from './image-grid.js';
 
@@ -67,7 +68,18 @@ export function decodePng(bytes: Uint8Array): RasterImage {
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(`decodePng: bytes must be a Uint8Array, received ${show(bytes)}`);
   }
-  const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  let png: pngjs.PNG;
+  try {
+    png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (cause) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `decodePng: not a readable PNG (${(cause as Error).message ?? cause})`,
+      {
+        cause,
+      },
+    );
+  }
   return {
     data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
     width: png.width,

@@ -53,6 +53,8 @@ describe('encodePng / decodePng / writePng', () => {
     expect(() =>
       encodePng({ data: [1, 2, 3] as unknown as Uint8Array, width: 1, height: 1, channels: 3 }),
     ).toThrow(TypeError);
-    expect(() => decodePng(new Uint8Array([1, 2, 3]))).toThrow();
+    expect(() => decodePng(new Uint8Array([1, 2, 3]))).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT' }),
+    );
   });
 });
