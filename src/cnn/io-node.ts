@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FashionMnistError } from '../errors.js';
+import { concatBytes } from '../internal/bytes.js';
 import { checkBoolean, checkNumber, checkOneOf, mergeOptions, show } from '../internal/validate.js';
 import { quantizeWeights, specByteLength, type WeightQuantization } from './weights.js';
 
@@ -312,13 +313,7 @@ async function readArtifacts(dir: string, where: string): Promise<tf.io.ModelArt
     specs.push(...group.weights);
     buffers.push(...groupBuffers);
   }
-  const total = buffers.reduce((a, b) => a + b.length, 0);
-  const weightData = new Uint8Array(total);
-  let at = 0;
-  for (const b of buffers) {
-    weightData.set(b, at);
-    at += b.length;
-  }
+  const weightData = concatBytes(buffers);
   return tf.io.getModelArtifactsForJSON(json, async () => [specs, weightData.buffer]);
 }
 

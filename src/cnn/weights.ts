@@ -1,6 +1,7 @@
 // Weight (de)quantisation and manifest arithmetic for the layers format, shared by the Node save/load module.
 // Universal: no Node built-ins, so a browser-side tool could use it too.
 import type * as tf from '@tensorflow/tfjs-core';
+import { concatBytes } from '../internal/bytes.js';
 
 /**
  * How weights are stored on disk: as float32, or quantised to what `tf.io.decodeWeights` can read back.
@@ -119,12 +120,5 @@ export function quantizeWeights(
     parts.push(new Uint8Array(q.buffer));
     outSpecs.push({ ...spec, quantization: { dtype: quantization, min, scale } });
   }
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return { specs: outSpecs, data: out.buffer };
+  return { specs: outSpecs, data: concatBytes(parts).buffer };
 }

@@ -1,4 +1,5 @@
 import { FashionMnistError } from '../errors.js';
+import { concatBytes } from '../internal/bytes.js';
 import { checkBoolean, checkFunction, mergeOptions, show } from '../internal/validate.js';
 import { assemble, type FashionMnist, type ProgressCallback } from './assemble.js';
 import { type DatasetFile, type DatasetSpec, FASHION_MNIST } from './catalog.js';
@@ -54,13 +55,7 @@ export async function readBody(
     loaded += value.length;
     report(loaded, total);
   }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 function withSlash(url: string): string {

@@ -18,6 +18,20 @@ function escapeXml(text: string): string {
   );
 }
 
+/** The opening of every picture: the root element, a white background and the optional centred title. */
+function svgOpen(width: number, height: number, title: string | undefined, titleY: number): string[] {
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+  ];
+  if (title) {
+    parts.push(
+      `<text x="${width / 2}" y="${titleY}" font-size="15" text-anchor="middle" fill="#222">${escapeXml(title)}</text>`,
+    );
+  }
+  return parts;
+}
+
 /**
  * Options of {@link predictionGridSvg}.
  *
@@ -120,15 +134,7 @@ export function predictionGridSvg(
   const top = title ? 28 : 4;
   const width = columns * cellW + 8;
   const height = top + rows * cellH + 4;
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-  ];
-  if (title) {
-    parts.push(
-      `<text x="${width / 2}" y="19" font-size="15" text-anchor="middle" fill="#222">${escapeXml(title)}</text>`,
-    );
-  }
+  const parts = svgOpen(width, height, title, 19);
   indices.forEach((i, k) => {
     const x = 4 + (k % columns) * cellW;
     const y = top + Math.floor(k / columns) * cellH;
@@ -213,15 +219,7 @@ export function confusionMatrixSvg(
   const top = (title ? 30 : 8) + 96;
   const width = left + k * cell + 12;
   const height = top + k * cell + 30;
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-  ];
-  if (title) {
-    parts.push(
-      `<text x="${width / 2}" y="20" font-size="15" text-anchor="middle" fill="#222">${escapeXml(title)}</text>`,
-    );
-  }
+  const parts = svgOpen(width, height, title, 20);
   parts.push(
     `<text x="${left + (k * cell) / 2}" y="${top + k * cell + 22}" font-size="12" text-anchor="middle" fill="#444">predicted class</text>`,
     `<text x="12" y="${top + (k * cell) / 2}" font-size="12" text-anchor="middle" fill="#444" transform="rotate(-90 12 ${top + (k * cell) / 2})">true class</text>`,

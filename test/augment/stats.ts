@@ -202,14 +202,4 @@ export function quantileBins(a: ArrayLike<number>, b: ArrayLike<number>, k: numb
   return [Array.from(a, bin), Array.from(b, bin)];
 }
 
-/** mulberry32: a tiny, independent PRNG for the reference simulation (not seedrandom on purpose). */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../helpers/rng.js';

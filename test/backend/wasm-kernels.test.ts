@@ -20,21 +20,10 @@ import {
 } from '../../src/backend/wasm/install.js';
 import { simdKernels } from '../../src/backend/wasm/simd.js';
 import { useBackend } from '../helpers/backends.js';
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 const RTOL = 2e-5;
 const ATOL = 1e-6;
-
-/** Deterministic data: mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(
   size: number,

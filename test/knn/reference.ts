@@ -2,17 +2,9 @@
 // sort by (distance, index), majority vote with the documented tie rule. It is the ground truth the
 // loop-free implementation must reproduce bit for bit.
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../helpers/rng.js';
+
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 /** `n × dims` float32 values in [lo, hi), or integers in [lo, hi) when `integer`. */
 export function randomRows(

@@ -15,7 +15,16 @@
 // are multiples of 4 KiB (a [50176, 64] transpose in one piece takes ~20 ms from cache-set
 // aliasing; in 8-image chunks ~3 ms).
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
-import { asWasm, call, f32, type KernelArgs, release, view, type WasmBackendLike } from './heap.js';
+import {
+  asWasm,
+  type ConvGradAttrs,
+  call,
+  f32,
+  type KernelArgs,
+  release,
+  view,
+  type WasmBackendLike,
+} from './heap.js';
 import { gatherTransposed, im2col } from './layout.js';
 
 /**
@@ -44,11 +53,7 @@ export const TRANSPOSE_CHUNK_FLOATS = 1 << 19;
  */
 export type FilterGradLayout = 'x-major' | 'dy-major' | 'dy-rows';
 
-interface FilterAttrs {
-  strides: number | [number, number];
-  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface FilterAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 

@@ -3,13 +3,9 @@
 // channel axes swapped, padded by (filter size - 1 - forward padding) on each side. The stock wasm
 // kernel is a scalar loop (about 50 ms per batch of the reference CNN); other strides still go to it.
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
-import { asWasm, call, f32, type KernelArgs, release } from './heap.js';
+import { asWasm, type ConvGradAttrs, call, f32, type KernelArgs, release } from './heap.js';
 
-interface InputAttrs {
-  strides: number | [number, number];
-  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface InputAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 

@@ -3,6 +3,7 @@
 // `@tensorflow/tfjs-backend-wasm` (no second copy, no type dependency); this file names only the
 // members they use, all of which are public on BackendWasm 4.x.
 import type {
+  backend_util,
   DataType,
   KernelConfig,
   NamedAttrMap,
@@ -137,4 +138,12 @@ export function pair(v: number | [number, number] | number[] | undefined, fallba
   if (v == null) return [fallback, fallback];
   if (typeof v === 'number') return [v, v];
   return [v[0], v[1] ?? v[0]];
+}
+
+/** Attributes shared by the two convolution-gradient kernels (tfjs-core's Conv2DBackprop* attrs). */
+export interface ConvGradAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
