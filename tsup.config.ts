@@ -1,17 +1,22 @@
 import { defineConfig, type Options } from 'tsup';
 
-// Entries: index (universal), node (Node entry), wasm-training (opt-in `fashion-mnist-tfjs/wasm-training`), cli
-// (the `fashion-mnist` binary, package.json "bin": dist/cli.js, executable through its shebang) and knn-worker (the
-// worker-thread script ParallelKnnClassifier starts by URL next to its own module, so it must be a file of its own).
-const typed = { index: 'src/index.ts', node: 'src/node.ts', 'wasm-training': 'src/wasm-training.ts' };
-const entry = {
-  ...typed,
-  cli: 'src/cli/main.ts',
-  'knn-worker': 'src/knn/knn-worker.ts',
+// The public entries (docs/api.md): each gets ESM, CommonJS and types. Plus cli (the `fashion-mnist` binary,
+// package.json "bin": dist/cli.js, executable through its shebang) and knn-worker (the worker-thread script that
+// knnWorkerPool starts by URL next to its own module, so it must be a file of its own).
+const typed = {
+  index: 'src/index.ts',
+  node: 'src/node.ts',
+  data: 'src/data/index.ts',
+  augment: 'src/augment/index.ts',
+  knn: 'src/knn/index.ts',
+  cnn: 'src/cnn/index.ts',
+  metrics: 'src/metrics/index.ts',
+  report: 'src/report/index.ts',
+  'wasm-training': 'src/wasm-training.ts',
+  'experimental-wasm-threads': 'src/experimental-wasm-threads.ts',
 };
 
 const common: Options = {
-  entry,
   sourcemap: true,
   target: 'es2022',
   splitting: true,
@@ -22,10 +27,12 @@ const common: Options = {
 // Two builds because of shims. CommonJS needs them: `import.meta.url` (used to find files next to a module) is
 // empty there without the shim. ESM must not have them: tsup's ESM shim imports 'path' and 'url' into a chunk that
 // the universal entry shares, which breaks every browser bundle of the root entry (test/package/pack.test.ts).
-// Each build cleans only its own file types, since the two run at the same time.
+// The binary is ESM only (package.json "bin" names dist/cli.js), so the CommonJS build leaves it out. Each build
+// cleans only its own file types, since the two run at the same time.
 export default defineConfig([
   {
     ...common,
+    entry: { ...typed, cli: 'src/cli/main.ts', 'knn-worker': 'src/knn/knn-worker.ts' },
     format: ['esm'],
     shims: false,
     dts: { entry: typed },
@@ -33,6 +40,7 @@ export default defineConfig([
   },
   {
     ...common,
+    entry: { ...typed, 'knn-worker': 'src/knn/knn-worker.ts' },
     format: ['cjs'],
     shims: true,
     dts: { entry: typed },

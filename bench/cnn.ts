@@ -18,7 +18,8 @@ import {
 } from '../src/backend/wasm/install.js';
 import { startWasmWithThreads } from '../src/backend/wasm-threads.js';
 import { buildCnn } from '../src/cnn/index.js';
-import { DEBIAN_DIR, loadFashionMnist, type Split, subset, toTensors } from '../src/node.js';
+import { DEBIAN_DIR } from '../src/data/node.js';
+import { loadFashionMnist, type Split, subset, toTensors } from '../src/node.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);

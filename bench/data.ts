@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FASHION_MNIST } from '../src/data/catalog.js';
-import { DEBIAN_DIR, loadFashionMnist } from '../src/node.js';
+import { DEBIAN_DIR } from '../src/data/node.js';
+import { loadFashionMnist } from '../src/node.js';
 
 const dir = process.argv[2] ?? process.env.FASHION_MNIST_DIR ?? DEBIAN_DIR;
 const runs = 5;

@@ -8,8 +8,10 @@
 //
 // Votes here use the float32 distances kneighbors returns; the classifier weighs with float64 distances, so a
 // `weights: 'distance'` figure can differ in a near-tie. Re-check the winner with KnnClassifier.score.
+
+import { DEBIAN_DIR } from '../src/data/node.js';
 import { ParallelKnnClassifier } from '../src/knn/parallel-node.js';
-import { DEBIAN_DIR, loadFashionMnist, subset } from '../src/node.js';
+import { loadFashionMnist, subset } from '../src/node.js';
 
 const args = process.argv.slice(2);
 const workersAt = args.indexOf('--workers');

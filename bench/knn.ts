@@ -15,9 +15,10 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { DEBIAN_DIR } from '../src/data/node.js';
 import { KnnClassifier } from '../src/index.js';
 import { ParallelKnnClassifier } from '../src/knn/parallel-node.js';
-import { DEBIAN_DIR, loadFashionMnist } from '../src/node.js';
+import { loadFashionMnist } from '../src/node.js';
 
 interface CaseResult {
   name: string;

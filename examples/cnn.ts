@@ -22,7 +22,7 @@ import {
   evaluateCnn,
   loadFashionMnist,
   loadSample,
-  predictTopK,
+  predictCnnTopK,
   subset,
   trainCnn,
 } from '../src/node.js';
@@ -105,7 +105,7 @@ for (const c of ev.perClass) {
     `  ${c.name.padEnd(12)} precision ${c.precision.toFixed(3)}  recall ${c.recall.toFixed(3)}  (${c.support} images)`,
   );
 }
-const [top] = await predictTopK(model, subset(data.test, 0, 1), 3);
+const [top] = await predictCnnTopK(model, subset(data.test, 0, 1), 3);
 console.log(
   `first test image (a ${CLASS_NAMES[data.test.labels[0]]}): ` +
     top.map((p) => `${p.className} ${(p.probability * 100).toFixed(1)} %`).join(', '),

@@ -4,16 +4,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import {
-  evaluateCnn,
-  hasModel,
-  KnnClassifier,
-  loadFashionMnist,
-  loadPretrained,
-  pretrainedModelDir,
-  subset,
-} from '../src/node.js';
-import { createProgressBar } from '../src/report/index.js';
+import { hasModel } from '../src/cnn/io-node.js';
+import { pretrainedModelDir } from '../src/cnn/pretrained-node.js';
+import { evaluateCnn, KnnClassifier, loadFashionMnist, loadPretrained, subset } from '../src/node.js';
+import { createProgressBar } from '../src/report/progress.js';
 
 /** Test images for k-NN: enough for a stable figure, few enough to finish in seconds on two cores. */
 const KNN_TEST = 1000;

@@ -9,10 +9,10 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { KnnClassifier, type KnnMetric, type KnnWeights } from '../src/index.js';
+import { KnnClassifier, type KnnMetric, type KnnWeights } from '../src/knn/index.js';
 import { ParallelKnnClassifier } from '../src/knn/parallel-node.js';
 import { CLASS_NAMES, loadFashionMnist, loadSample } from '../src/node.js';
-import { createProgressBar, type ProgressBar } from '../src/report/index.js';
+import { createProgressBar, type ProgressBar } from '../src/report/progress.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string): string => {

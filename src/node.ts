@@ -1,13 +1,23 @@
-// Node entry: the universal API plus what needs the file system or worker threads. Where a name exists in both
-// (loadFashionMnist, loadPretrained), the Node version here takes precedence over the universal one.
+// Entry `fashion-mnist-tfjs/node` (Node only): the root names, with the Node versions of loadFashionMnist (disk,
+// cache, Debian's package, download, the embedded sample) and loadPretrained (from disk), plus what needs the
+// file system or worker threads. Same name, same options type as the universal functions.
 
-export * from './backend/index.js';
-export type { SaveModelOptions, SaveModelResult } from './cnn/io-node.js';
-export { hasModel, loadModel, MODEL_JSON, readModelArtifacts, saveModel } from './cnn/io-node.js';
-export { loadPretrained, pretrainedModelDir } from './cnn/pretrained-node.js';
-export type { LoadNodeOptions } from './data/node.js';
-export { DEBIAN_DIR, defaultCacheDir, loadFashionMnist, loadSample, packageRoot } from './data/node.js';
+export type { BackendCandidate, SkippedBackend, UseFastestBackendOptions } from './backend/select.js';
+export {
+  type BackendSelection,
+  type SelectBackendOptions,
+  selectBackend,
+  useFastestBackend,
+} from './backend/select.js';
+export {
+  loadModel,
+  type SaveModelOptions,
+  type SaveModelResult,
+  saveModel,
+} from './cnn/io-node.js';
+export { loadPretrained } from './cnn/pretrained-node.js';
+export type { WeightQuantization } from './cnn/weights.js';
+export { defaultCacheDir, type LoadNodeOptions, loadFashionMnist, loadSample } from './data/node.js';
 export * from './index.js';
-export type { ParallelKnnOptions } from './knn/parallel-node.js';
-export { ParallelKnnClassifier } from './knn/parallel-node.js';
+export { ParallelKnnClassifier, type ParallelKnnOptions } from './knn/parallel-node.js';
 export { decodePng, encodePng, writePng } from './report/png.js';

@@ -13,7 +13,7 @@ import {
   KnnClassifier,
   loadFashionMnist,
   loadPretrained,
-  predictProba,
+  predictCnnProba,
   SAMPLE,
   type Split,
   subset,
@@ -196,7 +196,7 @@ async function main() {
     if (!__HAS_PRETRAINED__) throw new Error('this build was made without models/fashion-cnn');
     setStatus(`backend: ${backend}; loading the pretrained CNN…`);
     model = await loadPretrained({ url: new URL('models/fashion-cnn/model.json', location.href).href });
-    cnnProbaAll = (await predictProba(model, test)).probabilities;
+    cnnProbaAll = (await predictCnnProba(model, test)).probabilities;
   } catch (e) {
     cnnNote = `CNN: the pretrained model is not available here (${(e as Error).message.split('\n')[0]}).`;
   }
@@ -222,7 +222,7 @@ async function main() {
       drawGray(preview, pixels);
       const knnRow = await knn.predictProba(pixels);
       const lists: [string, { index: number; p: number }[]][] = [['k-NN', topK(knnRow, 3)]];
-      if (model) lists.push(['CNN', topK((await predictProba(model, pixels)).probabilities, 3)]);
+      if (model) lists.push(['CNN', topK((await predictCnnProba(model, pixels)).probabilities, 3)]);
       result.innerHTML = lists
         .map(
           ([name, top]) =>

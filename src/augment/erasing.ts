@@ -7,9 +7,11 @@
 // it makes the same decisions. Do not "improve" it (centre sampling, log-uniform ratio,
 // clipping): users compare against published numbers obtained with exactly this distribution.
 
-import seedrandom from 'seedrandom';
 import { FashionMnistError } from '../errors.js';
+import { checkSeed, type RandomSource, type Seed } from '../internal/random.js';
 import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+
+export type { RandomSource, Seed };
 
 /**
  * Options of random erasing, with the reference names (`p`, `s_l`, `s_h`, `r_1`, `r_2`, `v_l`,
@@ -52,7 +54,7 @@ export interface RandomErasingOptions {
    * `42` and `'42'` give the same stream). The same seed gives the same results on every platform.
    * Omitted: a fresh seed is drawn, and can be read back from `RandomEraser.seed`.
    */
-  seed?: number | string;
+  seed?: Seed;
 }
 
 /**
@@ -100,17 +102,6 @@ export const RANDOM_ERASING_DEFAULTS: Readonly<Required<Omit<RandomErasingOption
   maxAttempts: 100,
   seed: undefined,
 });
-
-/**
- * A source of uniform random numbers in [0, 1), such as a `seedrandom` generator or `Math.random`.
- *
- * @example
- * ```ts
- * const random: RandomSource = createRandomSource(7);
- * random(); // a number in [0, 1)
- * ```
- */
-export type RandomSource = () => number;
 
 /**
  * What {@link sampleEraseParams} decided for one image: leave it alone, or erase the rectangle of
@@ -225,7 +216,7 @@ export function resolveRandomErasingOptions(options?: RandomErasingOptions): Ran
   }
   const pixel_level = checkBoolean(WHERE, 'pixel_level', o.pixel_level);
   const maxAttempts = checkNumber(WHERE, 'maxAttempts', o.maxAttempts, { min: 1, integer: true });
-  if (o.seed !== undefined) checkSeed(o.seed);
+  if (o.seed !== undefined) checkSeed(WHERE, o.seed);
   const config: RandomErasingConfig = Object.freeze({
     p,
     s_l,
@@ -239,51 +230,6 @@ export function resolveRandomErasingOptions(options?: RandomErasingOptions): Ran
   });
   resolved.add(config);
   return config;
-}
-
-function checkSeed(seed: unknown): number | string {
-  if (typeof seed === 'string') return seed;
-  if (typeof seed !== 'number') {
-    throw new TypeError(`${WHERE}: option 'seed' must be a number or a string, received ${show(seed)}`);
-  }
-  if (!Number.isFinite(seed)) {
-    throw new RangeError(
-      `${WHERE}: option 'seed' must be a finite number or a string, received ${show(seed)}`,
-    );
-  }
-  return seed;
-}
-
-/**
- * A seeded uniform generator (seedrandom's ARC4): the same seed gives the same stream on every
- * platform. Without a seed, one is drawn from `crypto.getRandomValues` (or `Math.random` where that
- * is missing) — pass a seed whenever results must be reproducible.
- *
- * @example
- * ```ts
- * const a = createRandomSource('run-1');
- * const b = createRandomSource('run-1');
- * a() === b(); // true
- * ```
- */
-export function createRandomSource(seed?: number | string): RandomSource {
-  const s = seed === undefined ? freshSeed() : checkSeed(seed);
-  return seedrandom(String(s));
-}
-
-/**
- * A fresh random 32-bit seed, for callers that must remember the seed they used.
- *
- * @example
- * ```ts
- * const seed = freshSeed();
- * const random = createRandomSource(seed); // replayable later with the same seed
- * ```
- */
-export function freshSeed(): number {
-  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint32Array) => Uint32Array } }).crypto;
-  if (c?.getRandomValues) return c.getRandomValues(new Uint32Array(1))[0]!;
-  return Math.floor(Math.random() * 0x1_0000_0000);
 }
 
 /**

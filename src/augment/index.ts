@@ -1,17 +1,16 @@
-// The augment capability: random erasing for plain arrays (tfjs-free core), tensors and models.
+// Entry `fashion-mnist-tfjs/augment` (universal): random erasing. One core (erasing.ts: options, sampling, the
+// pure apply step) under three front ends: RandomEraser (arrays and tensors), the RandomErasing layer, and
+// trainCnn's `erasing` option.
 export {
   applyErase,
-  createRandomSource,
   type ErasedPixels,
   type EraseParams,
   type ImageShape,
   type PixelArray,
-  RANDOM_ERASING_DEFAULTS,
-  type RandomErasingConfig,
   type RandomErasingOptions,
   type RandomSource,
   rectangleCanFit,
-  resolveRandomErasingOptions,
+  type Seed,
   sampleEraseParams,
 } from './erasing.js';
 export { type EraseStats, RandomEraser } from './random-eraser.js';

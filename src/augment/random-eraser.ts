@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
+import { createRandomSource, freshSeed } from '../internal/random.js';
 import { show } from '../internal/validate.js';
 import {
   applyErase,
   assertRectangleCanFit,
-  createRandomSource,
   type ErasedPixels,
   type EraseParams,
-  freshSeed,
   type ImageShape,
   imageGeometry,
   type PixelArray,

@@ -4,6 +4,13 @@ import { CLASS_NAMES } from '../data/catalog.js';
 import type { Split } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
 import { checkNumber, mergeOptions, show } from '../internal/validate.js';
+import {
+  accuracy,
+  type ClassMetrics,
+  checkLabels,
+  confusionMatrix,
+  perClassMetrics,
+} from '../metrics/metrics.js';
 
 /**
  * Images a CNN helper accepts: a split, raw `0..255` pixels of one or more images, or a `[0, 1]` tensor.
@@ -88,7 +95,7 @@ function countImages(model: tfl.LayersModel, images: CnnImages, where: string): 
 }
 
 /**
- * Options of {@link predictProba} and {@link evaluateCnn}.
+ * Options of {@link predictCnnProba} and {@link evaluateCnn}.
  *
  * @example
  * ```ts
@@ -108,18 +115,18 @@ const PREDICT_DEFAULTS: Readonly<PredictOptions> = Object.freeze({ batchSize: 50
  *
  * @example
  * ```ts
- * const { probabilities, classes } = await predictProba(model, data.test);
+ * const { probabilities, classes } = await predictCnnProba(model, data.test);
  * const p = probabilities.subarray(0, classes); // image 0
  * ```
  */
-export async function predictProba(
+export async function predictCnnProba(
   model: tfl.LayersModel,
   images: CnnImages,
   options?: PredictOptions,
 ): Promise<{ probabilities: Float32Array; classes: number; count: number }> {
-  const o = mergeOptions('predictProba', PREDICT_DEFAULTS, options);
-  const batchSize = checkNumber('predictProba', 'batchSize', o.batchSize, { integer: true, min: 1 });
-  const count = countImages(model, images, 'predictProba');
+  const o = mergeOptions('predictCnnProba', PREDICT_DEFAULTS, options);
+  const batchSize = checkNumber('predictCnnProba', 'batchSize', o.batchSize, { integer: true, min: 1 });
+  const count = countImages(model, images, 'predictCnnProba');
   const shape = modelInputShape(model);
   const classes = model.outputs[0].shape[1] as number;
   const probabilities = new Float32Array(count * classes);
@@ -151,126 +158,6 @@ function argmaxRows(probabilities: Float32Array, classes: number): Uint8Array {
       if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
     }
     out[i] = best;
-  }
-  return out;
-}
-
-function checkLabels(name: string, labels: ArrayLike<number>, classes: number): void {
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i];
-    if (!Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new FashionMnistError('BAD_INPUT', `${name}[${i}] is ${v}, not a class 0..${classes - 1}`);
-    }
-  }
-}
-
-/**
- * Fraction of predictions equal to the true labels.
- *
- * @example
- * ```ts
- * accuracy([0, 1, 2, 2], [0, 1, 1, 2]); // 0.75
- * ```
- */
-export function accuracy(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): number {
-  if (yTrue.length !== yPred.length) {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `accuracy: ${yTrue.length} true labels but ${yPred.length} predictions`,
-    );
-  }
-  if (yTrue.length === 0) throw new FashionMnistError('BAD_INPUT', 'accuracy: no labels given');
-  let hits = 0;
-  for (let i = 0; i < yTrue.length; i++) if (yTrue[i] === yPred[i]) hits++;
-  return hits / yTrue.length;
-}
-
-/**
- * The confusion matrix: `matrix[t][p]` counts images of true class `t` predicted as `p` (rows are the truth,
- * as in scikit-learn).
- *
- * @example
- * ```ts
- * confusionMatrix([0, 1, 1], [0, 1, 0], 2); // [[1, 0], [1, 1]]
- * ```
- */
-export function confusionMatrix(
-  yTrue: ArrayLike<number>,
-  yPred: ArrayLike<number>,
-  classes: number = CLASS_NAMES.length,
-): number[][] {
-  checkNumber('confusionMatrix', 'classes', classes, { integer: true, min: 1 });
-  if (yTrue.length !== yPred.length) {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `confusionMatrix: ${yTrue.length} true labels but ${yPred.length} predictions`,
-    );
-  }
-  checkLabels('yTrue', yTrue, classes);
-  checkLabels('yPred', yPred, classes);
-  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  for (let i = 0; i < yTrue.length; i++) m[yTrue[i]][yPred[i]]++;
-  return m;
-}
-
-/**
- * Per-class scores computed from a confusion matrix.
- *
- * @example
- * ```ts
- * const worst: ClassMetrics = ev.perClass.reduce((a, b) => (b.recall < a.recall ? b : a));
- * ```
- */
-export interface ClassMetrics {
-  /** Class index. */
-  index: number;
-  /** Class name (from `classNames`, or the index as text). */
-  name: string;
-  /** Of the images predicted as this class, the fraction that are; 0 when none was predicted as it. */
-  precision: number;
-  /** Of the images of this class, the fraction found; 0 when the class has no images. */
-  recall: number;
-  /** Harmonic mean of precision and recall; 0 when both are 0. */
-  f1: number;
-  /** Number of images of this class. */
-  support: number;
-}
-
-/**
- * Precision, recall, F1 and support of each class from a confusion matrix (rows = truth). A zero denominator
- * gives 0, which is what scikit-learn's `precision_recall_fscore_support` reports by default
- * (`zero_division="warn"`), so the numbers line up with it.
- *
- * @example
- * ```ts
- * const per = perClassMetrics(confusionMatrix(yTrue, yPred));
- * console.table(per.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall })));
- * ```
- */
-export function perClassMetrics(
-  matrix: readonly (readonly number[])[],
-  classNames: readonly string[] = CLASS_NAMES,
-): ClassMetrics[] {
-  const k = matrix.length;
-  if (k === 0 || matrix.some((row) => row.length !== k)) {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `perClassMetrics: the confusion matrix must be square and non-empty`,
-    );
-  }
-  const out: ClassMetrics[] = [];
-  for (let c = 0; c < k; c++) {
-    const tp = matrix[c][c];
-    let predicted = 0;
-    let support = 0;
-    for (let i = 0; i < k; i++) {
-      predicted += matrix[i][c];
-      support += matrix[c][i];
-    }
-    const precision = predicted === 0 ? 0 : tp / predicted;
-    const recall = support === 0 ? 0 : tp / support;
-    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-    out.push({ index: c, name: classNames[c] ?? String(c), precision, recall, f1, support });
   }
   return out;
 }
@@ -317,8 +204,8 @@ export async function evaluateCnn(
   options?: PredictOptions & { classNames?: readonly string[] },
 ): Promise<CnnEvaluation> {
   const { classNames = CLASS_NAMES, ...rest } = options ?? {};
-  const { probabilities, classes, count } = await predictProba(model, split, rest);
-  checkLabels('labels', split.labels.subarray(0, count), classes);
+  const { probabilities, classes, count } = await predictCnnProba(model, split, rest);
+  checkLabels('evaluateCnn', 'labels', split.labels.subarray(0, count), classes);
   const predictions = argmaxRows(probabilities, classes);
   let loss = 0;
   for (let i = 0; i < count; i++) {
@@ -342,7 +229,7 @@ export async function evaluateCnn(
  *
  * @example
  * ```ts
- * const best: TopKPrediction = (await predictTopK(model, image, 1))[0][0];
+ * const best: TopKPrediction = (await predictCnnTopK(model, image, 1))[0][0];
  * ```
  */
 export interface TopKPrediction {
@@ -359,11 +246,11 @@ export interface TopKPrediction {
  *
  * @example
  * ```ts
- * const [top] = await predictTopK(model, subset(data.test, 0, 1), 3);
+ * const [top] = await predictCnnTopK(model, subset(data.test, 0, 1), 3);
  * // [{ index: 9, className: 'Ankle boot', probability: 0.98 }, …]
  * ```
  */
-export async function predictTopK(
+export async function predictCnnTopK(
   model: tfl.LayersModel,
   images: CnnImages,
   k = 3,
@@ -371,8 +258,8 @@ export async function predictTopK(
 ): Promise<TopKPrediction[][]> {
   const { classNames = CLASS_NAMES, ...rest } = options ?? {};
   // Checked before the forward passes, which a bad `k` would otherwise waste.
-  checkNumber('predictTopK', 'k', k, { integer: true, min: 1, max: model.outputs[0].shape[1] as number });
-  const { probabilities, classes, count } = await predictProba(model, images, rest);
+  checkNumber('predictCnnTopK', 'k', k, { integer: true, min: 1, max: model.outputs[0].shape[1] as number });
+  const { probabilities, classes, count } = await predictCnnProba(model, images, rest);
   const out: TopKPrediction[][] = [];
   for (let i = 0; i < count; i++) {
     const row = Array.from(probabilities.subarray(i * classes, (i + 1) * classes));

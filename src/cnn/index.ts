@@ -1,24 +1,22 @@
-// The CNN capability: the reference network, its training loop and evaluation helpers (universal).
-export type { BuildCnnOptions } from './build.js';
-export { BUILD_CNN_DEFAULTS, buildCnn, countTrainableParams } from './build.js';
-export type { ClassMetrics, CnnEvaluation, CnnImages, PredictOptions, TopKPrediction } from './evaluate.js';
+// Entry `fashion-mnist-tfjs/cnn` (universal): the networks, their training loop, evaluation and prediction
+// helpers, and the pretrained model by URL. Saving and loading from disk live in `fashion-mnist-tfjs/node`.
+export { type BuildCnnOptions, buildCnn, countTrainableParams } from './build.js';
 export {
-  accuracy,
-  confusionMatrix,
+  type CnnEvaluation,
+  type CnnImages,
   evaluateCnn,
-  perClassMetrics,
-  predictProba,
-  predictTopK,
+  type PredictOptions,
+  predictCnnProba,
+  predictCnnTopK,
+  type TopKPrediction,
 } from './evaluate.js';
-export type { LoadPretrainedOptions } from './pretrained.js';
-export { loadPretrained, PRETRAINED_MODEL_DIR, pretrainedModelUrl } from './pretrained.js';
-export type {
-  BatchProgress,
-  EpochLog,
-  LearningRateSchedule,
-  StopReason,
-  TrainCnnOptions,
-  TrainHistory,
+export { type LoadPretrainedOptions, loadPretrained, pretrainedModelUrl } from './pretrained.js';
+export {
+  type BatchProgress,
+  type EpochLog,
+  type LearningRateSchedule,
+  type StopReason,
+  type TrainCnnOptions,
+  type TrainHistory,
+  trainCnn,
 } from './train.js';
-export { learningRateAt, TRAIN_CNN_DEFAULTS, trainCnn } from './train.js';
-export type { WeightQuantization } from './weights.js';

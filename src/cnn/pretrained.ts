@@ -54,9 +54,9 @@ const LOAD_PRETRAINED_DEFAULTS: Readonly<LoadPretrainedOptions> = Object.freeze(
  * when the model cannot be fetched or built.
  * @example
  * ```ts
- * import { loadPretrained, predictTopK } from 'fashion-mnist-tfjs';
+ * import { loadPretrained, predictCnnTopK } from 'fashion-mnist-tfjs';
  * const model = await loadPretrained({ url: '/models/fashion-cnn/model.json' });
- * const [top3] = await predictTopK(model, pixels28x28, 3);
+ * const [top3] = await predictCnnTopK(model, pixels28x28, 3);
  * ```
  */
 export async function loadPretrained(options?: LoadPretrainedOptions): Promise<tfl.LayersModel> {

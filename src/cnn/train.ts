@@ -3,7 +3,6 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   applyErase,
   assertRectangleCanFit,
-  createRandomSource,
   type RandomErasingConfig,
   type RandomErasingOptions,
   resolveRandomErasingOptions,
@@ -11,6 +10,7 @@ import {
 } from '../augment/erasing.js';
 import { permutation, type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
+import { createRandomSource } from '../internal/random.js';
 import {
   checkBoolean,
   checkFunction,

@@ -1,12 +1,32 @@
-// Data: the catalogue of files, IDX decoding, loading by URL and the in-memory split helpers (universal).
+// Entry `fashion-mnist-tfjs/data` (universal): the loader by URL, IDX decoding and encoding, the catalogues,
+// in-memory splits, and turning your own picture into a Fashion-MNIST image. The loader that reads disk,
+// cache, Debian's package or the embedded sample is `loadFashionMnist` of `fashion-mnist-tfjs/node`.
 
+export {
+  type FashionMnistImage,
+  type FashionMnistImageOptions,
+  type RgbaImage,
+  toFashionMnistImage,
+} from '../report/preprocess.js';
 export type { DataSource, FashionMnist, LoadProgress, ProgressCallback } from './assemble.js';
-export type { DatasetFile, DatasetSpec } from './catalog.js';
-export { CLASS_NAMES, FASHION_MNIST, IMAGE_SIZE, NUM_CLASSES } from './catalog.js';
-export type { IdxArray, IdxDataMap, IdxDtype } from './idx.js';
-export { encodeIdx, gunzip, isGzip, parseIdx, parseIdxBytes, sha256Hex } from './idx.js';
-export type { LoadUrlOptions } from './load.js';
-export { loadFashionMnist } from './load.js';
+export {
+  CLASS_NAMES,
+  type DatasetFile,
+  type DatasetSpec,
+  FASHION_MNIST,
+  IMAGE_SIZE,
+  NUM_CLASSES,
+} from './catalog.js';
+export { encodeIdx, type IdxArray, type IdxDataMap, type IdxDtype, parseIdx } from './idx.js';
+export { type LoadUrlOptions, loadFashionMnist } from './load.js';
 export { SAMPLE } from './sample-catalog.js';
-export type { BatchOptions, Split, ToTensorsOptions } from './split.js';
-export { batchIndices, permutation, splitFromIdx, subset, take, toTensors } from './split.js';
+export {
+  type BatchOptions,
+  batchIndices,
+  type Split,
+  splitFromIdx,
+  subset,
+  type ToTensorsOptions,
+  take,
+  toTensors,
+} from './split.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import seedrandom from 'seedrandom';
 import { FashionMnistError } from '../errors.js';
+import { checkSeed, createRandomSource, permutationFrom } from '../internal/random.js';
 import { checkBoolean, checkNumber, mergeOptions } from '../internal/validate.js';
 import { NUM_CLASSES } from './catalog.js';
 import type { IdxArray } from './idx.js';
@@ -200,16 +200,10 @@ const BATCH_DEFAULTS: Readonly<BatchOptions> = Object.freeze({
  */
 export function permutation(n: number, seed?: string | number): Int32Array {
   checkNumber('permutation', 'n', n, { integer: true, min: 0 });
-  const rng = seedrandom(seed === undefined ? undefined : String(seed));
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
+  return permutationFrom(
+    n,
+    createRandomSource(seed === undefined ? undefined : checkSeed('permutation', seed)),
+  );
 }
 
 /**

@@ -1,6 +1,11 @@
-// Shared option validation so that every public constructor reports mistakes the same way:
-// TypeError for a wrong type, RangeError for a value out of range, and a message that shows
-// what was received and what is allowed.
+// Shared option validation so that every public function reports mistakes the same way: a FashionMnistError
+// with code BAD_OPTION whose message shows what was received and what is allowed.
+import { FashionMnistError } from '../errors.js';
+
+/** The error for a bad option: one code, one shape of message everywhere. */
+export function badOption(message: string, cause?: unknown): FashionMnistError {
+  return new FashionMnistError('BAD_OPTION', message, cause === undefined ? undefined : { cause });
+}
 
 /** Formats a received value for an error message. */
 export function show(value: unknown): string {
@@ -36,15 +41,15 @@ function describeRule(rule: NumberRule): string {
 export function checkNumber(where: string, name: string, value: unknown, rule: NumberRule = {}): number {
   const wanted = describeRule(rule);
   if (typeof value !== 'number') {
-    throw new TypeError(`${where}: option '${name}' must be ${wanted}, received ${show(value)}`);
+    throw badOption(`${where}: option '${name}' must be ${wanted}, received ${show(value)}`);
   }
   if (Number.isNaN(value) || (rule.integer && !Number.isInteger(value))) {
-    throw new RangeError(`${where}: option '${name}' must be ${wanted}, received ${show(value)}`);
+    throw badOption(`${where}: option '${name}' must be ${wanted}, received ${show(value)}`);
   }
   const below = rule.min !== undefined && (rule.minExclusive ? value <= rule.min : value < rule.min);
   const above = rule.max !== undefined && (rule.maxExclusive ? value >= rule.max : value > rule.max);
   if (below || above || (!Number.isFinite(value) && rule.integer)) {
-    throw new RangeError(`${where}: option '${name}' must be ${wanted}, received ${show(value)}`);
+    throw badOption(`${where}: option '${name}' must be ${wanted}, received ${show(value)}`);
   }
   return value;
 }
@@ -52,7 +57,7 @@ export function checkNumber(where: string, name: string, value: unknown, rule: N
 /** Checks that `value` is a boolean; returns it. */
 export function checkBoolean(where: string, name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') {
-    throw new TypeError(`${where}: option '${name}' must be a boolean, received ${show(value)}`);
+    throw badOption(`${where}: option '${name}' must be a boolean, received ${show(value)}`);
   }
   return value;
 }
@@ -65,12 +70,12 @@ export function checkOneOf<T extends string>(
   allowed: readonly T[],
 ): T {
   if (typeof value !== 'string') {
-    throw new TypeError(
+    throw badOption(
       `${where}: option '${name}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, received ${show(value)}`,
     );
   }
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new RangeError(
+    throw badOption(
       `${where}: option '${name}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, received ${show(value)}`,
     );
   }
@@ -85,7 +90,7 @@ export function checkFunction<T extends (...args: never[]) => unknown>(
 ): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') {
-    throw new TypeError(`${where}: option '${name}' must be a function, received ${show(value)}`);
+    throw badOption(`${where}: option '${name}' must be a function, received ${show(value)}`);
   }
   return value as T;
 }
@@ -97,12 +102,12 @@ export function checkFunction<T extends (...args: never[]) => unknown>(
 export function mergeOptions<T extends object>(where: string, defaults: Readonly<T>, options: unknown): T {
   if (options === undefined) return { ...defaults };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`${where}: options must be an object, received ${show(options)}`);
+    throw badOption(`${where}: options must be an object, received ${show(options)}`);
   }
   const known = Object.keys(defaults);
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new TypeError(`${where}: unknown option '${key}'; allowed options are ${known.join(', ')}`);
+      throw badOption(`${where}: unknown option '${key}'; allowed options are ${known.join(', ')}`);
     }
   }
   const merged: Record<string, unknown> = { ...defaults };

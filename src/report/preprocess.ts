@@ -151,10 +151,10 @@ function sharpen(src: Float64Array, w: number, h: number): Float64Array {
  * FashionMnistError `BAD_INPUT` for an image that is a single colour (nothing to classify).
  * @example
  * ```ts
- * import { toFashionMnistImage, predictTopK } from 'fashion-mnist-tfjs';
+ * import { toFashionMnistImage, predictCnnTopK } from 'fashion-mnist-tfjs';
  *
  * const { pixels } = toFashionMnistImage(ctx.getImageData(0, 0, canvas.width, canvas.height));
- * const [top3] = await predictTopK(model, pixels, 3);
+ * const [top3] = await predictCnnTopK(model, pixels, 3);
  * ```
  */
 export function toFashionMnistImage(image: RgbaImage, options?: FashionMnistImageOptions): FashionMnistImage {

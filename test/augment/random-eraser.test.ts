@@ -1,11 +1,11 @@
 // RandomEraser on plain arrays: options validation, determinism, image layouts and pixel types.
 import { describe, expect, it } from 'vitest';
+import { resolveRandomErasingOptions } from '../../src/augment/erasing.js';
 import {
   applyErase,
   type EraseParams,
   RandomEraser,
   type RandomErasingOptions,
-  resolveRandomErasingOptions,
 } from '../../src/augment/index.js';
 import { FashionMnistError } from '../../src/errors.js';
 import { mulberry32 } from './stats.js';
@@ -96,7 +96,8 @@ describe('RandomEraser options', () => {
   });
 
   it('hand-written configs passed to the pure sampler are validated too', async () => {
-    const { sampleEraseParams, createRandomSource } = await import('../../src/augment/erasing.js');
+    const { sampleEraseParams } = await import('../../src/augment/erasing.js');
+    const { createRandomSource } = await import('../../src/internal/random.js');
     const config = { ...resolveRandomErasingOptions(), s_l: 0.9, s_h: 0.1 };
     expect(() => sampleEraseParams(createRandomSource(1), 28, 28, 1, config)).toThrow(/'s_l' must be <= s_h/);
   });

@@ -4,7 +4,6 @@
 // for samplers that are only subtly different.
 import { describe, expect, it } from 'vitest';
 import {
-  createRandomSource,
   type EraseParams,
   RANDOM_ERASING_DEFAULTS,
   type RandomErasingConfig,
@@ -13,6 +12,7 @@ import {
   sampleEraseParams,
 } from '../../src/augment/erasing.js';
 import { RandomEraser } from '../../src/augment/random-eraser.js';
+import { createRandomSource } from '../../src/internal/random.js';
 import { type ReferenceDraw, referenceDraw, type Variant } from './reference.js';
 import {
   binomialTestP,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILD_CNN_DEFAULTS, buildCnn, countTrainableParams } from '../../src/cnn/index.js';
+import { BUILD_CNN_DEFAULTS, buildCnn, countTrainableParams } from '../../src/cnn/build.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
 const layerSummary = (m: ReturnType<typeof buildCnn>) =>

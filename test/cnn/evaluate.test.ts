@@ -1,17 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  accuracy,
-  buildCnn,
-  confusionMatrix,
-  evaluateCnn,
-  perClassMetrics,
-  predictProba,
-  predictTopK,
-} from '../../src/cnn/index.js';
+import { buildCnn, evaluateCnn, predictCnnProba, predictCnnTopK } from '../../src/cnn/index.js';
 import type { Split } from '../../src/data/split.js';
 import { FashionMnistError } from '../../src/errors.js';
+import { accuracy, confusionMatrix, perClassMetrics } from '../../src/metrics/index.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
 /**
@@ -90,11 +83,11 @@ for (const backend of BACKENDS) {
     beforeAll(() => useBackend(backend));
     afterAll(() => useBackend('cpu'));
 
-    it('predictProba / evaluateCnn give the known answers of a hand-made model', async () => {
+    it('predictCnnProba / evaluateCnn give the known answers of a hand-made model', async () => {
       const model = handMadeModel();
       // Images 0..3 are classes 0..3; image 4 is labelled 3 but looks like class 1 (a mistake).
       const split = handMadeSplit([0, 1, 2, 3, 3], [0, 1, 2, 3, 1]);
-      const { probabilities, classes, count } = await predictProba(model, split, { batchSize: 2 });
+      const { probabilities, classes, count } = await predictCnnProba(model, split, { batchSize: 2 });
       expect([classes, count]).toEqual([4, 5]);
       const top = Math.exp(10) / (Math.exp(10) + 3);
       expect(probabilities[0]).toBeCloseTo(top, 5);
@@ -111,19 +104,19 @@ for (const backend of BACKENDS) {
       model.dispose();
     });
 
-    it('predictTopK orders classes by probability with names, for splits, bytes and tensors', async () => {
+    it('predictCnnTopK orders classes by probability with names, for splits, bytes and tensors', async () => {
       const model = handMadeModel();
       const split = handMadeSplit([2], [2]);
-      const [first] = await predictTopK(model, split, 2, { classNames: ['a', 'b', 'c', 'd'] });
+      const [first] = await predictCnnTopK(model, split, 2, { classNames: ['a', 'b', 'c', 'd'] });
       expect(first.map((p) => p.className)).toEqual(['c', 'a']); // ties broken by the lower index
       expect(first[0].probability).toBeCloseTo(Math.exp(10) / (Math.exp(10) + 3), 5);
-      const fromBytes = await predictTopK(model, split.images, 1, { classNames: ['a', 'b', 'c', 'd'] });
+      const fromBytes = await predictCnnTopK(model, split.images, 1, { classNames: ['a', 'b', 'c', 'd'] });
       expect(fromBytes[0][0].index).toBe(2);
       const t = tf.tensor3d(
         Array.from(split.images, (v) => v / 255),
         [4, 4, 1],
       );
-      const fromTensor = await predictTopK(model, t, 4);
+      const fromTensor = await predictCnnTopK(model, t, 4);
       expect(fromTensor[0].map((p) => p.index)).toEqual([2, 0, 1, 3]);
       expect(fromTensor[0][0].className).toBe('Pullover'); // default names are Fashion-MNIST's
       const sum = fromTensor[0].reduce((a, p) => a + p.probability, 0);
@@ -134,13 +127,15 @@ for (const backend of BACKENDS) {
 
     it('rejects inputs that do not fit the model', async () => {
       const model = handMadeModel();
-      await expect(predictTopK(model, new Uint8Array(15), 1)).rejects.toThrow(/not a whole number of 4x4x1/);
-      await expect(predictTopK(model, handMadeSplit([0], [0]), 5)).rejects.toThrow(RangeError);
+      await expect(predictCnnTopK(model, new Uint8Array(15), 1)).rejects.toThrow(
+        /not a whole number of 4x4x1/,
+      );
+      await expect(predictCnnTopK(model, handMadeSplit([0], [0]), 5)).rejects.toThrow(RangeError);
       const wrong = tf.zeros([1, 5, 4, 1]) as tf.Tensor4D;
-      await expect(predictProba(model, wrong)).rejects.toThrow(FashionMnistError);
+      await expect(predictCnnProba(model, wrong)).rejects.toThrow(FashionMnistError);
       wrong.dispose();
-      await expect(predictProba(model, [1, 2] as never)).rejects.toThrow(TypeError);
-      await expect(predictProba(model, new Uint8Array(16), { batchSize: 0 })).rejects.toThrow(RangeError);
+      await expect(predictCnnProba(model, [1, 2] as never)).rejects.toThrow(TypeError);
+      await expect(predictCnnProba(model, new Uint8Array(16), { batchSize: 0 })).rejects.toThrow(RangeError);
       await expect(evaluateCnn(model, handMadeSplit([7], [0]))).rejects.toThrow(/labels\[0\] is 7/);
       model.dispose();
     });
@@ -156,11 +151,11 @@ for (const backend of BACKENDS) {
       };
       await evaluateCnn(model, split, { batchSize: 3 }); // warm-up: kernels and constants made once
       const before = tf.memory().numTensors;
-      await predictProba(model, split, { batchSize: 3 });
+      await predictCnnProba(model, split, { batchSize: 3 });
       await evaluateCnn(model, split, { batchSize: 3 });
-      await predictTopK(model, split.images.subarray(0, 784), 3);
+      await predictCnnTopK(model, split.images.subarray(0, 784), 3);
       const t = tf.zeros([2, 28, 28, 1]) as tf.Tensor4D;
-      await predictTopK(model, t, 3);
+      await predictCnnTopK(model, t, 3);
       t.dispose();
       expect(tf.memory().numTensors).toBe(before);
       model.dispose();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTrainableParams, evaluateCnn, predictTopK } from '../../src/cnn/index.js';
+import { countTrainableParams, evaluateCnn, predictCnnTopK } from '../../src/cnn/index.js';
 import { loadPretrained as loadPretrainedUrl, pretrainedModelUrl } from '../../src/cnn/pretrained.js';
 import { loadPretrained, pretrainedModelDir } from '../../src/cnn/pretrained-node.js';
 import { DEBIAN_DIR, loadFashionMnist, loadSample } from '../../src/data/node.js';
@@ -65,7 +65,7 @@ describe('pretrained model', () => {
       const sample = await loadSample();
       const ev = await evaluateCnn(model, sample.test);
       expect(ev.accuracy).toBeGreaterThan(0.9);
-      const [top] = await predictTopK(model, sample.test.images.subarray(0, 784), 3);
+      const [top] = await predictCnnTopK(model, sample.test.images.subarray(0, 784), 3);
       // The first sample test image is an easy one (a pair of trousers), and the top 3 come in order.
       expect(top[0].index).toBe(sample.test.labels[0]);
       expect(top[0].probability).toBeGreaterThanOrEqual(top[1].probability);

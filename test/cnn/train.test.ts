@@ -2,14 +2,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildCnn,
-  type EpochLog,
-  evaluateCnn,
-  learningRateAt,
-  TRAIN_CNN_DEFAULTS,
-  trainCnn,
-} from '../../src/cnn/index.js';
+import { buildCnn, type EpochLog, evaluateCnn, trainCnn } from '../../src/cnn/index.js';
+import { learningRateAt, TRAIN_CNN_DEFAULTS } from '../../src/cnn/train.js';
 import { loadSample } from '../../src/data/node.js';
 import type { Split } from '../../src/data/split.js';
 import { subset } from '../../src/data/split.js';

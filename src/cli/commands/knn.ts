@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { confusionMatrix, perClassMetrics } from '../../cnn/evaluate.js';
 import { subset } from '../../data/split.js';
 import { KnnClassifier } from '../../knn/classifier.js';
+import { confusionMatrix, perClassMetrics } from '../../metrics/metrics.js';
 import { renderHtmlReport } from '../../report/html.js';
 import { setUpBackend } from '../backend.js';
 import {

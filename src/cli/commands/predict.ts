@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { predictTopK, type TopKPrediction } from '../../cnn/evaluate.js';
+import { predictCnnTopK, type TopKPrediction } from '../../cnn/evaluate.js';
 import { IMAGE_SIZE } from '../../data/catalog.js';
 import { writePng } from '../../report/png.js';
 import { toFashionMnistImage } from '../../report/preprocess.js';
@@ -63,7 +63,7 @@ export function predictCommand(io: CliIo): Command {
       const px = IMAGE_SIZE * IMAGE_SIZE;
       const all = new Uint8Array(inputs.length * px);
       for (const [i, x] of inputs.entries()) all.set(x.pixels, i * px);
-      results = await predictTopK(model, all, flags.top);
+      results = await predictCnnTopK(model, all, flags.top);
     } finally {
       model.dispose();
     }

@@ -1,4 +1,4 @@
-import type { ClassMetrics } from '../../cnn/evaluate.js';
+import type { ClassMetrics } from '../../metrics/metrics.js';
 
 /** A plain-text per-class table for the terminal. */
 export function perClassTable(rows: readonly ClassMetrics[]): string {
