@@ -3,52 +3,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
 import { show } from '../internal/validate.js';
+import type { KnnRows } from './types.js';
 
 /**
- * Images or feature vectors for a k-NN model: a tensor whose first axis is the sample axis (`[N, 28, 28, 1]`,
- * `[N, 28, 28]`, `[N, 784]`, …) or a flat row-major typed array (such as `Split.images`).
- *
- * @example
- * ```ts
- * const x: KnnFeatures = data.train.images; // Uint8Array, 60,000 × 784 values
- * ```
+ * The most classes a k-NN model accepts: labels are integers `0 ≤ label < 65,536`. Votes and `predictProba`
+ * rows have one entry per class (up to the largest label), so an absurd label such as 10,000,000 would
+ * otherwise cost seconds and gigabytes per prediction. Documented as `KnnClassifier.MAX_CLASSES`.
  */
-export type KnnFeatures =
-  | tf.Tensor
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array;
-
-/**
- * Class labels: a rank-1 tensor of class indices, a one-hot `[N, classes]` tensor, or an array of
- * non-negative integers.
- *
- * @example
- * ```ts
- * const y: KnnLabels = data.train.labels; // Uint8Array of 0..9
- * ```
- */
-export type KnnLabels = tf.Tensor | ArrayLike<number>;
-
-/**
- * Flat row-major features; `values` is a private copy (uint8 when every value is an integer 0..255).
- *
- * @example
- * ```ts
- * const rows: Rows = { values: new Uint8Array(2 * 784), rows: 2, dims: 784 };
- * ```
- */
-export interface Rows {
-  values: Uint8Array | Float32Array;
-  rows: number;
-  dims: number;
-}
+export const MAX_CLASSES = 65_536;
 
 function describe(x: unknown): string {
   return x instanceof tf.Tensor ? `tensor [${x.shape.join(', ')}] ${x.dtype}` : show(x);
@@ -75,7 +37,11 @@ function isNumericArray(x: unknown): x is ArrayLike<number> {
  * const rows = readFeatures('KnnClassifier.fit', data.train.images, { rowsHint: data.train.count });
  * ```
  */
-export function readFeatures(where: string, x: unknown, shape: { dims?: number; rowsHint?: number }): Rows {
+export function readFeatures(
+  where: string,
+  x: unknown,
+  shape: { dims?: number; rowsHint?: number },
+): KnnRows {
   let flat: ArrayLike<number>;
   let rows: number;
   let dims: number;
@@ -84,16 +50,15 @@ export function readFeatures(where: string, x: unknown, shape: { dims?: number; 
       throw new FashionMnistError('BAD_INPUT', `${where}: the features tensor has been disposed`);
     if (x.rank < 2) {
       throw new FashionMnistError(
-        'BAD_INPUT',
-        `${where}: features must have a sample axis and at least one feature axis, received ${describe(x)}`,
+        'BAD_SHAPE',
+        `${where}: features must have a sample axis and at least one feature axis ([N, 28, 28], [N, 784], …), received ${describe(x)}`,
       );
     }
     if (x.dtype === 'string' || x.dtype === 'complex64') {
       throw new FashionMnistError('BAD_INPUT', `${where}: features must be numeric, received ${describe(x)}`);
     }
     rows = x.shape[0];
-    dims = x.size / Math.max(rows, 1);
-    if (rows === 0) dims = x.shape.slice(1).reduce((a: number, b: number) => a * b, 1);
+    dims = x.shape.slice(1).reduce((a: number, b: number) => a * b, 1);
     flat = x.dataSync() as ArrayLike<number>;
   } else if (isNumericArray(x) && !Array.isArray(x)) {
     flat = x;
@@ -102,7 +67,7 @@ export function readFeatures(where: string, x: unknown, shape: { dims?: number; 
       dims = shape.dims;
       if (n % dims !== 0) {
         throw new FashionMnistError(
-          'BAD_INPUT',
+          'BAD_SHAPE',
           `${where}: a flat array of ${n} values is not a whole number of ${dims}-value rows (the feature size seen at fit)`,
         );
       }
@@ -112,24 +77,27 @@ export function readFeatures(where: string, x: unknown, shape: { dims?: number; 
       if (r <= 0 || n % r !== 0) {
         throw new FashionMnistError(
           'COUNT_MISMATCH',
-          `${where}: a flat array of ${n} values cannot hold one row per label (${r} labels)`,
+          `${where}: a flat array of ${n} values cannot hold one row per label (${r} labels); pass as many rows as labels`,
         );
       }
       rows = r;
       dims = n / r;
     }
   } else {
-    throw new TypeError(`${where}: features must be a tf.Tensor or a typed array, received ${describe(x)}`);
-  }
-  if (dims < 1 || !Number.isInteger(dims)) {
     throw new FashionMnistError(
       'BAD_INPUT',
+      `${where}: features must be a tf.Tensor or a typed array (such as Uint8Array), received ${describe(x)}`,
+    );
+  }
+  if (dims < 1) {
+    throw new FashionMnistError(
+      'BAD_SHAPE',
       `${where}: features need at least one value per row, received ${describe(x)}`,
     );
   }
   if (shape.dims !== undefined && dims !== shape.dims) {
     throw new FashionMnistError(
-      'BAD_INPUT',
+      'BAD_SHAPE',
       `${where}: rows have ${dims} features but the model was fitted on ${shape.dims}-feature rows`,
     );
   }
@@ -154,7 +122,60 @@ function compact(where: string, flat: ArrayLike<number>, dims: number): Uint8Arr
 }
 
 /**
- * Reads class labels as non-negative integers (one-hot tensors are decoded with argmax).
+ * Reads label values as given: a rank-1 tensor or array as is, a one-hot `[N, classes]` tensor decoded (each
+ * row must hold a single 1 and zeros, else BAD_LABEL). No tensor is created.
+ *
+ * @example
+ * ```ts
+ * readLabelValues('KnnClassifier.score', tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3)); // [2, 0]
+ * ```
+ */
+export function readLabelValues(where: string, y: unknown): ArrayLike<number> {
+  if (y instanceof tf.Tensor) {
+    if (y.isDisposed)
+      throw new FashionMnistError('BAD_INPUT', `${where}: the labels tensor has been disposed`);
+    if (y.dtype === 'string' || y.dtype === 'complex64') {
+      throw new FashionMnistError('BAD_INPUT', `${where}: labels must be numeric, received ${describe(y)}`);
+    }
+    if (y.rank === 1) return y.dataSync() as ArrayLike<number>;
+    if (y.rank !== 2) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: labels must be [N] class indices or [N, classes] one-hot, received ${describe(y)}`,
+      );
+    }
+    const [n, classes] = y.shape as [number, number];
+    const hot = y.dataSync() as ArrayLike<number>;
+    const out = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      let at = -1;
+      for (let c = 0; c < classes; c++) {
+        const v = hot[r * classes + c];
+        if (v === 1 && at < 0) at = c;
+        else if (v !== 0) {
+          at = -2;
+          break;
+        }
+      }
+      if (at < 0) {
+        throw new FashionMnistError(
+          'BAD_LABEL',
+          `${where}: one-hot label row ${r} must hold a single 1 and zeros otherwise; pass class indices instead`,
+        );
+      }
+      out[r] = at;
+    }
+    return out;
+  }
+  if (isNumericArray(y)) return y;
+  throw new FashionMnistError(
+    'BAD_INPUT',
+    `${where}: labels must be a tf.Tensor, a typed array or an array of numbers, received ${describe(y)}`,
+  );
+}
+
+/**
+ * Reads class labels: integers `0 ≤ label <` {@link MAX_CLASSES} (BAD_LABEL otherwise, before any work).
  *
  * @example
  * ```ts
@@ -162,35 +183,14 @@ function compact(where: string, flat: ArrayLike<number>, dims: number): Uint8Arr
  * ```
  */
 export function readLabels(where: string, y: unknown): Int32Array {
-  let values: ArrayLike<number>;
-  if (y instanceof tf.Tensor) {
-    if (y.isDisposed)
-      throw new FashionMnistError('BAD_INPUT', `${where}: the labels tensor has been disposed`);
-    if (y.rank === 1) values = y.dataSync() as ArrayLike<number>;
-    else if (y.rank === 2) {
-      const decoded = tf.argMax(y, 1);
-      values = decoded.dataSync() as ArrayLike<number>;
-      decoded.dispose();
-    } else {
-      throw new FashionMnistError(
-        'BAD_INPUT',
-        `${where}: labels must be [N] class indices or [N, classes] one-hot, received ${describe(y)}`,
-      );
-    }
-  } else if (isNumericArray(y)) {
-    values = y;
-  } else {
-    throw new TypeError(
-      `${where}: labels must be a tf.Tensor, a typed array or an array of numbers, received ${describe(y)}`,
-    );
-  }
+  const values = readLabelValues(where, y);
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!(Number.isInteger(v) && v >= 0 && v < 2 ** 31)) {
+    if (!(Number.isInteger(v) && v >= 0 && v < MAX_CLASSES)) {
       throw new FashionMnistError(
-        'BAD_INPUT',
-        `${where}: label ${v} at index ${i} is not a class index (a non-negative integer)`,
+        'BAD_LABEL',
+        `${where}: label ${show(v)} at index ${i} is not a class index; labels must be integers 0 ≤ label < ${MAX_CLASSES} (KnnClassifier.MAX_CLASSES); map other labels to class indices first`,
       );
     }
     out[i] = v;
