@@ -4,7 +4,7 @@
 import { FashionMnistError } from '../errors.js';
 import { badOption, checkFunction, checkNumber, mergeOptions } from '../internal/validate.js';
 import { accuracy } from '../metrics/metrics.js';
-import { MAX_CLASSES, readFeatures, readLabels, readLabelValues } from './input.js';
+import { type ClassIndex, MAX_CLASSES, readClassLabels, readFeatures, readLabelValues } from './input.js';
 import { resolveCallOptions, resolveKnnOptions } from './options.js';
 import { chunkRows } from './search.js';
 import type {
@@ -12,9 +12,11 @@ import type {
   KnnCallOptions,
   KnnFeatures,
   KnnIndex,
+  KnnLabel,
   KnnLabels,
   KnnNeighbours,
   KnnOptions,
+  KnnPredictions,
   KnnRows,
   NeighbourLists,
   SearchStats,
@@ -24,8 +26,11 @@ import { predictFromLists, probaFromLists, publicNeighbours } from './vote.js';
 /** What `fit` produced. */
 interface Fitted {
   index: KnnIndex;
+  /** Dense class index of every training row. */
   labels: Int32Array;
-  /** The largest training label + 1. */
+  /** The training labels' classes (sorted) and how predictions map back to them. */
+  classes: Omit<ClassIndex, 'indices'>;
+  /** `classes.classes.length`. */
   numClasses: number;
   /** Training rows. */
   rows: number;
@@ -63,7 +68,10 @@ function release(index: KnnIndex): Promise<void> {
  * Tie rule (contract): when classes have equal votes, the class of the nearest neighbour among the tied
  * classes wins; neighbours at equal distance are ordered by training index.
  *
- * Labels are class indices `0 ≤ label <` {@link KnnClassifier.MAX_CLASSES} (65,536).
+ * Labels can be numbers (integers that fit in 32 bits) or strings, as scikit-learn's: they are mapped to dense
+ * class indices at `fit`, `classes` lists them sorted (the columns of `predictProba`), and `predict` returns
+ * them as given (an `Int32Array` for numbers, an array for strings: `new KnnClassifier<string>()`). At most
+ * {@link KnnClassifier.MAX_CLASSES} (65,536) distinct labels.
  *
  * Life cycle: before `fit`, calls fail with `NOT_FITTED`; after `dispose()`, every call (`fit` included) fails
  * with `DISPOSED`, and a search still running when `dispose()` is called rejects with `ABORTED`.
@@ -75,10 +83,10 @@ function release(index: KnnIndex): Promise<void> {
  * await knn.dispose();
  * ```
  */
-export class KnnClassifier {
+export class KnnClassifier<L extends KnnLabel = number> {
   /**
-   * The most classes a classifier accepts: labels must be integers below 65,536 (`BAD_LABEL` at `fit`
-   * otherwise). Votes and `predictProba` rows have one entry per class up to the largest label.
+   * The most distinct labels (classes) a classifier accepts: 65,536 (`BAD_LABEL` at `fit` otherwise). Votes
+   * and `predictProba` rows have one entry per class.
    */
   static readonly MAX_CLASSES: number = MAX_CLASSES;
 
@@ -105,10 +113,10 @@ export class KnnClassifier {
    * knn.fit(xs, ys); // tensors [N, 28, 28, 1] and [N], or data.train.images / data.train.labels
    * ```
    */
-  fit(x: KnnFeatures, y: KnnLabels): this {
+  fit(x: KnnFeatures, y: KnnLabels<L>): this {
     const where = 'KnnClassifier.fit';
     this.requireUsable(where);
-    const labels = readLabels(where, y);
+    const { indices: labels, ...classes } = readClassLabels(where, y);
     const data = readFeatures(where, x, { rowsHint: labels.length });
     if (data.rows !== labels.length) {
       throw new FashionMnistError(
@@ -124,11 +132,13 @@ export class KnnClassifier {
         `${where}: option 'k' must be an integer <= ${data.rows} (the number of training rows), received ${this.options.k}; pass more rows or a smaller k`,
       );
     }
-    let numClasses = 0;
-    for (let i = 0; i < labels.length; i++) if (labels[i] + 1 > numClasses) numClasses = labels[i] + 1;
+    const numClasses = classes.classes.length;
     const index = this.options.search.index(data, this.options.metric, where);
     const previous = this.state.kind === 'fitted' ? this.state.fitted.index : null;
-    this.state = { kind: 'fitted', fitted: { index, labels, numClasses, rows: data.rows, dims: data.dims } };
+    this.state = {
+      kind: 'fitted',
+      fitted: { index, labels, classes, numClasses, rows: data.rows, dims: data.dims },
+    };
     if (previous !== null) void release(previous);
     return this;
   }
@@ -143,9 +153,22 @@ export class KnnClassifier {
     return this.state.kind === 'disposed';
   }
 
-  /** Number of classes: the largest training label + 1 (columns of `predictProba`). */
+  /** Number of classes: distinct training labels (columns of `predictProba`). */
   get numClasses(): number {
     return this.requireFitted('KnnClassifier.numClasses').numClasses;
+  }
+
+  /**
+   * The distinct training labels, sorted (numbers ascending, strings by code unit), as scikit-learn's
+   * `classes_`: column `c` of `predictProba` is the probability of `classes[c]`.
+   *
+   * @example
+   * ```ts
+   * new KnnClassifier<string>({ k: 1 }).fit(x, ['boot', 'bag', 'boot']).classes; // ['bag', 'boot']
+   * ```
+   */
+  get classes(): readonly L[] {
+    return this.requireFitted('KnnClassifier.classes').classes.classes as readonly L[];
   }
 
   /** Features per row seen at `fit` (784 for Fashion-MNIST). */
@@ -164,24 +187,29 @@ export class KnnClassifier {
   }
 
   /**
-   * Predicted class of every row.
+   * Predicted label of every row, as given at `fit`: an `Int32Array` for number labels, an array for strings.
    *
    * @example
    * ```ts
    * const pred = await knn.predict(data.test.images, { onProgress: (p) => bar.update(p.done / p.total) });
    * ```
    */
-  async predict(x: KnnFeatures, options?: KnnCallOptions): Promise<Int32Array> {
+  async predict(x: KnnFeatures, options?: KnnCallOptions): Promise<KnnPredictions<L>> {
     const where = 'KnnClassifier.predict';
     const f = this.requireFitted(where);
     const call = resolveCallOptions(where, options);
     const query = readFeatures(where, x, { dims: f.dims });
     const lists = await this.search(where, f, query, this.options.k, call);
-    return predictFromLists(lists, f.labels, f.numClasses, this.options.weights, this.options.metric);
+    const pred = predictFromLists(lists, f.labels, f.numClasses, this.options.weights, this.options.metric);
+    const { classes, numeric, identity } = f.classes;
+    if (identity) return pred as KnnPredictions<L>;
+    if (numeric) return pred.map((c) => classes[c] as number) as KnnPredictions<L>;
+    return Array.from(pred, (c) => classes[c]) as KnnPredictions<L>;
   }
 
   /**
-   * Class probabilities, `rows × numClasses` row-major; each row sums to 1 (vote shares).
+   * Class probabilities, `rows × numClasses` row-major, columns in the order of `classes`; each row sums to 1
+   * (vote shares).
    *
    * @example
    * ```ts
@@ -229,7 +257,7 @@ export class KnnClassifier {
    * const acc = await knn.score(data.test.images, data.test.labels);
    * ```
    */
-  async score(x: KnnFeatures, y: KnnLabels, options?: KnnCallOptions): Promise<number> {
+  async score(x: KnnFeatures, y: KnnLabels<L>, options?: KnnCallOptions): Promise<number> {
     const where = 'KnnClassifier.score';
     const f = this.requireFitted(where);
     const call = resolveCallOptions(where, options);
@@ -249,7 +277,11 @@ export class KnnClassifier {
     }
     const lists = await this.search(where, f, query, this.options.k, call);
     const pred = predictFromLists(lists, f.labels, f.numClasses, this.options.weights, this.options.metric);
-    return accuracy(labels, pred);
+    // Both sides as class indices: a true label that is no class (-1) matches nothing, exactly as comparing
+    // the labels themselves would.
+    const position = new Map<unknown, number>(f.classes.classes.map((c, i) => [c, i]));
+    const truth = Int32Array.from({ length: labels.length }, (_, i) => position.get(labels[i]) ?? -1);
+    return accuracy(truth, pred);
   }
 
   /**

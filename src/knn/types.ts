@@ -44,15 +44,38 @@ export type KnnFeatures =
   | Float64Array;
 
 /**
- * Class labels: a rank-1 tensor of class indices, a one-hot `[N, classes]` tensor, or an array of integers
- * `0 ≤ label < KnnClassifier.MAX_CLASSES`.
+ * A class label: an integer that fits in 32 bits (any sign) or a string. One classifier's labels are all
+ * numbers or all strings; predictions come back as given.
+ *
+ * @example
+ * ```ts
+ * const labels: KnnLabel[] = ['sneaker', 'boot', 'sneaker'];
+ * ```
+ */
+export type KnnLabel = number | string;
+
+/**
+ * Training labels, one per row: an array or typed array of labels (see {@link KnnLabel}), a rank-1 numeric
+ * tensor, or a one-hot `[N, classes]` tensor (decoded to its column indices). At most
+ * `KnnClassifier.MAX_CLASSES` (65,536) distinct labels.
  *
  * @example
  * ```ts
  * const y: KnnLabels = data.train.labels; // Uint8Array of 0..9
+ * const names: KnnLabels<string> = ['boot', 'bag', 'boot'];
  * ```
  */
-export type KnnLabels = tf.Tensor | ArrayLike<number>;
+export type KnnLabels<L extends KnnLabel = number> = tf.Tensor | ArrayLike<L>;
+
+/**
+ * What `predict` returns: an `Int32Array` for number labels, an array of the labels for strings.
+ *
+ * @example
+ * ```ts
+ * const pred: KnnPredictions<string> = await new KnnClassifier<string>().fit(x, names).predict(q); // string[]
+ * ```
+ */
+export type KnnPredictions<L extends KnnLabel = number> = [L] extends [number] ? Int32Array : L[];
 
 /**
  * Flat row-major features as the classifier hands them to a search strategy; `values` is the classifier's

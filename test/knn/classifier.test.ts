@@ -468,12 +468,13 @@ describe('KnnClassifier errors', () => {
     knn.dispose();
   });
 
-  it('labels that are not class indices: BAD_LABEL; inputs of the wrong kind: BAD_INPUT', () => {
-    const withLabel = (v: number) => Array.from(labels, (l, i) => (i === 3 ? v : l));
-    for (const bad of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, KnnClassifier.MAX_CLASSES, 2 ** 31]) {
+  it('labels that are not labels: BAD_LABEL; inputs of the wrong kind: BAD_INPUT', () => {
+    const withLabel = (v: unknown) => Array.from(labels, (l, i) => (i === 3 ? v : l)) as number[];
+    for (const bad of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, -(2 ** 31) - 1, null, true, {}]) {
       expectError(() => new KnnClassifier().fit(train, withLabel(bad)), 'BAD_LABEL');
     }
-    expectError(() => new KnnClassifier().fit(train, ['a', 'b'] as unknown as number[]), 'BAD_LABEL');
+    // One kind per classifier: numbers or strings, not both.
+    expectError(() => new KnnClassifier().fit(train, withLabel('3')), 'BAD_LABEL');
     // A one-hot tensor must be one-hot.
     const soft = tf.tensor2d(Array.from({ length: 20 }, () => [0.5, 0.5]));
     expectError(() => new KnnClassifier().fit(train, soft), 'BAD_LABEL');
@@ -482,23 +483,56 @@ describe('KnnClassifier errors', () => {
     expectError(() => new KnnClassifier().fit([1, 2] as unknown as Float32Array, labels), 'BAD_INPUT');
     expectError(() => new KnnClassifier().fit(train, 'labels' as unknown as number[]), 'BAD_INPUT');
     expectError(() => new KnnClassifier().fit(new Float32Array(0), []), 'COUNT_MISMATCH');
-    expectError(() => new KnnClassifier().fit(tf.zeros([0, 4]), []), 'BAD_INPUT');
+    const none = tf.zeros([0, 4]);
+    expectError(() => new KnnClassifier().fit(none, []), 'BAD_INPUT');
+    none.dispose();
   });
 
-  it('labels are bounded: MAX_CLASSES is 65,536, and the largest allowed label works', async () => {
+  it('labels map to dense classes: an absurd label costs nothing; more than MAX_CLASSES distinct is BAD_LABEL', async () => {
     expect(KnnClassifier.MAX_CLASSES).toBe(65_536);
-    // Issue 11, item 9: one label of 10,000,000 made predictProba on 100 rows take 18.8 s and 4 GB. Refused
-    // at fit, before any work (the check is a loop over the labels, so no timing is needed to prove it).
-    const huge = Array.from(labels, (v, i) => (i === 0 ? 10_000_000 : v));
-    expectError(() => new KnnClassifier().fit(train, huge), 'BAD_LABEL');
-    expect(() => new KnnClassifier().fit(train, huge)).toThrow(/65536/);
-    const top = new KnnClassifier({ k: 1 }).fit(
-      train,
-      Array.from(labels, (v, i) => (i === 0 ? 65_535 : v)),
+    // Issue 11, item 9: one label of 10,000,000 made predictProba on 100 rows take 18.8 s and 4 GB, because
+    // votes had one entry per integer up to the largest label. Classes are now the distinct labels.
+    const huge = Array.from(labels, (v, i) => (i === 0 ? 10_000_000 : i === 1 ? -7 : v));
+    const knn = new KnnClassifier({ k: 1 }).fit(train, huge);
+    expect(knn.classes).toEqual([-7, 0, 1, 10_000_000]);
+    expect(knn.numClasses).toBe(4);
+    expect((await knn.predictProba(train)).length).toBe(20 * 4);
+    const pred = await knn.predict(train);
+    expect(pred).toBeInstanceOf(Int32Array);
+    expect(Array.from(pred)).toEqual(huge); // k = 1 on the training rows: each row is its own neighbour
+    await knn.dispose();
+    // The bound is on distinct labels, checked at fit before any work: 65,537 one-value rows.
+    const rows = KnnClassifier.MAX_CLASSES + 1;
+    const x = Float32Array.from({ length: rows }, (_, i) => i);
+    const distinct = Int32Array.from({ length: rows }, (_, i) => i);
+    expectError(() => new KnnClassifier({ k: 1 }).fit(x, distinct), 'BAD_LABEL');
+    expect(() => new KnnClassifier({ k: 1 }).fit(x, distinct)).toThrow(/65536 distinct labels/);
+    const most = new KnnClassifier({ k: 1 }).fit(x.subarray(0, rows - 1), distinct.subarray(0, rows - 1));
+    expect(most.numClasses).toBe(KnnClassifier.MAX_CLASSES);
+    await most.dispose();
+  });
+
+  it('string labels, as scikit-learn: classes sorted, predictions as given, proba columns in class order', async () => {
+    // 1-D points: 'sneaker' near 0, 'boot' near 10, 'bag' near 20.
+    const x = Float32Array.from([0, 1, 10, 11, 20, 21]);
+    const names = ['sneaker', 'sneaker', 'boot', 'boot', 'bag', 'bag'];
+    const knn = new KnnClassifier<string>({ k: 2 }).fit(x, names);
+    expect(knn.classes).toEqual(['bag', 'boot', 'sneaker']);
+    const q = Float32Array.from([0.4, 10.6, 19, 5.2]);
+    const pred: string[] = await knn.predict(q);
+    // 5.2: neighbours 1 (sneaker, d 4.2) and 10 (boot, d 4.8) tie 1:1, the nearest one's class wins.
+    expect(pred).toEqual(['sneaker', 'boot', 'bag', 'sneaker']);
+    expect(Array.from(await knn.predictProba(q))).toEqual([0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0.5, 0.5]);
+    expect(await knn.score(q, ['sneaker', 'boot', 'boot', 'nothing'])).toBe(0.5);
+    expect(await knn.score(q, ['sneaker', 'boot', 'boot', 'nothing'])).toBe(
+      accuracy(['sneaker', 'boot', 'boot', 'nothing'] as unknown as number[], pred as unknown as number[]),
     );
-    expect(top.numClasses).toBe(65_536);
-    expect(Array.from(await top.predict(train.subarray(0, 4)))[0]).toBe(65_535);
-    await top.dispose();
+    await knn.dispose();
+    // Sparse integer labels come back as given too, in an Int32Array.
+    const sparse = new KnnClassifier({ k: 1 }).fit(x, [7, 7, 3, 3, 1000, 1000]);
+    expect(sparse.classes).toEqual([3, 7, 1000]);
+    expect(Array.from(await sparse.predict(q))).toEqual([7, 3, 1000, 7]);
+    await sparse.dispose();
   });
 
   it('per-call options are checked (BAD_OPTION)', async () => {
