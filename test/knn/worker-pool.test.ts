@@ -221,6 +221,12 @@ describe('KnnClassifier with knnWorkerPool', () => {
     expect(f.message).toMatch(/failed to initialise/);
     expect(f.cause).toMatchObject({ code: 'NO_BACKEND' });
     await failing.dispose();
+    // From the sources with no workerUrl, the default is src/knn/knn-worker.ts, which Node 20 cannot start
+    // without a loader (and the library never names one): a typed error that says what to pass.
+    const fromSources = make({ search: knnWorkerPool({ workers: 1, backend: 'cpu' }) }).fit(train, labels);
+    const s = await expectRejects(fromSources.predict(query), 'WORKER_FAILED');
+    expect(s.message).toMatch(/workerUrl/);
+    await fromSources.dispose();
     // A URL Node refuses outright fails at fit, with nothing left running.
     expect(() =>
       make({ search: knnWorkerPool({ workers: 2, workerUrl: 'not-a-relative-path.js' }) }).fit(train, labels),
