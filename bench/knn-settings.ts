@@ -1,7 +1,7 @@
 // Which k-NN setting is best on the full Fashion-MNIST test set? One 10-neighbour search per feature space
 // (raw pixels with euclidean, raw pixels with cosine, per-pixel standardised with euclidean), then every
 // k ≤ 10 and both weightings are voted from those lists (a k-list is the prefix of the 10-list, as neighbours
-// are sorted by distance, then index). Run: npx tsx bench/knn-settings.ts [--workers 2] [--validation]
+// are sorted by distance, then index). Run: npx tsx bench/knn-settings.ts [--workers 2] [--validation] [--rows N]
 //
 // --validation picks on held-out training data instead of the test set: fit on the first 50,000 training
 // images, score on the last 10,000 (choosing settings on the test set flatters the winner).
@@ -9,19 +9,28 @@
 // Votes here use the float32 distances kneighbors returns; the classifier weighs with float64 distances, so a
 // `weights: 'distance'` figure can differ in a near-tie. Re-check the winner with KnnClassifier.score.
 
+import { buildDevKnnWorker } from '../scripts/dev-knn-worker.js';
 import { DEBIAN_DIR } from '../src/data/node.js';
-import { ParallelKnnClassifier } from '../src/knn/parallel-node.js';
-import { loadFashionMnist, subset } from '../src/node.js';
+import { KnnClassifier, knnWorkerPool, loadFashionMnist, subset } from '../src/node.js';
 
 const args = process.argv.slice(2);
-const workersAt = args.indexOf('--workers');
-const workers = workersAt >= 0 ? Number(args[workersAt + 1]) : 2;
+if (args.includes('--help')) {
+  console.log(`usage: npx tsx bench/knn-settings.ts [--workers N] [--validation] [--rows N]
+Accuracy of every k ≤ 10, both weightings, three feature spaces. --rows scores only the first N held-out rows.`);
+  process.exit(0);
+}
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const workers = Number(flag('--workers') ?? 2);
 const K = 10;
 const data = await loadFashionMnist({ dir: process.env.FASHION_MNIST_DIR ?? DEBIAN_DIR });
 const validation = args.includes('--validation');
-const { train, test } = validation
-  ? { train: subset(data.train, 0, 50_000), test: subset(data.train, 50_000) }
-  : data;
+const split = validation ? { train: subset(data.train, 0, 50_000), test: subset(data.train, 50_000) } : data;
+const rowsFlag = flag('--rows');
+const train = split.train;
+const test = rowsFlag === undefined ? split.test : subset(split.test, 0, Number(rowsFlag));
 console.log(
   validation
     ? 'validation: fit on train[0, 50000), score on train[50000, 60000)'
@@ -61,12 +70,12 @@ const spaces = [
   },
 ];
 
+// Run from the sources, the worker threads need a built worker script (the package has dist/knn-worker.js).
+const worker = await buildDevKnnWorker();
+const search = knnWorkerPool({ workers, workerUrl: worker.url });
 for (const space of spaces) {
   const t = performance.now();
-  const knn = await new ParallelKnnClassifier({ k: K, metric: space.metric, workers }).fit(
-    space.xTrain,
-    train.labels,
-  );
+  const knn = new KnnClassifier({ k: K, metric: space.metric, search }).fit(space.xTrain, train.labels);
   const { indices, distances } = await knn.kneighbors(space.xTest);
   await knn.dispose();
   const seconds = (performance.now() - t) / 1000;
@@ -98,3 +107,4 @@ for (const space of spaces) {
   console.log(`${space.name} (search ${seconds.toFixed(1)} s)`);
   for (let i = 0; i < line.length; i += 5) console.log(`  ${line.slice(i, i + 5).join('  ')}`);
 }
+worker.remove();

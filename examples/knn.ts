@@ -5,13 +5,14 @@
 //   npx tsx examples/knn.ts [--k 5] [--weights uniform|distance] [--metric euclidean|cosine] [--workers N] [--sample]
 //
 // --workers 0 runs in this thread on the wasm backend (KnnClassifier, the universal API); N ≥ 1 splits the
-// test images across N worker threads (ParallelKnnClassifier, Node only). Default: one worker per core.
+// test images across N worker threads (the search strategy knnWorkerPool, Node only). Default: one worker per
+// core.
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import { buildDevKnnWorker } from '../scripts/dev-knn-worker.js';
 import { KnnClassifier, type KnnMetric, type KnnWeights } from '../src/knn/index.js';
-import { ParallelKnnClassifier } from '../src/knn/parallel-node.js';
-import { CLASS_NAMES, loadFashionMnist, loadSample } from '../src/node.js';
+import { CLASS_NAMES, knnWorkerPool, loadFashionMnist, loadSample } from '../src/node.js';
 import { createProgressBar, type ProgressBar } from '../src/report/progress.js';
 
 const args = process.argv.slice(2);
@@ -36,9 +37,12 @@ console.log(
 
 const options = { k, weights, metric };
 const started = performance.now();
-let knn: KnnClassifier | ParallelKnnClassifier;
-if (workers > 0) {
-  knn = await new ParallelKnnClassifier({ ...options, workers }).fit(data.train.images, data.train.labels);
+let knn: KnnClassifier;
+// Run from the sources, the worker threads need a built worker script (the package has dist/knn-worker.js).
+const worker = workers > 0 ? await buildDevKnnWorker() : undefined;
+if (worker !== undefined) {
+  const search = knnWorkerPool({ workers, workerUrl: worker.url });
+  knn = new KnnClassifier({ ...options, search }).fit(data.train.images, data.train.labels);
   console.log(`engine: ${workers} worker thread(s), wasm backend in each`);
 } else {
   await tf.setBackend('wasm');
@@ -59,6 +63,7 @@ const pred = await knn.predict(data.test.images, {
 bar?.finish();
 const seconds = (performance.now() - started) / 1000;
 await knn.dispose();
+worker?.remove();
 
 const classes = CLASS_NAMES.length;
 const confusion = new Int32Array(classes * classes);

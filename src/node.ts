@@ -19,5 +19,9 @@ export { loadPretrained } from './cnn/pretrained-node.js';
 export type { WeightQuantization } from './cnn/weights.js';
 export { defaultCacheDir, type LoadNodeOptions, loadFashionMnist, loadSample } from './data/node.js';
 export * from './index.js';
-export { ParallelKnnClassifier, type ParallelKnnOptions } from './knn/parallel-node.js';
+export {
+  type KnnWorkerPool,
+  type KnnWorkerPoolOptions,
+  knnWorkerPool,
+} from './knn/worker-pool-node.js';
 export { decodePng, encodePng, writePng } from './report/png.js';

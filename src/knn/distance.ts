@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
+import { requireBackend } from '../internal/backend.js';
 import { checkBoolean, checkOneOf, mergeOptions, show } from '../internal/validate.js';
-import type { KnnMetric } from './search.js';
+import type { KnnMetric } from './types.js';
 
 /**
  * Options of {@link distanceMatrix}.
@@ -25,11 +26,17 @@ const DISTANCE_DEFAULTS: Readonly<DistanceMatrixOptions> = Object.freeze({
 
 function flat2d(name: string, t: tf.Tensor): tf.Tensor2D {
   if (!(t instanceof tf.Tensor)) {
-    throw new TypeError(`distanceMatrix: '${name}' must be a tf.Tensor, received ${show(t)}`);
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `distanceMatrix: '${name}' must be a tf.Tensor, received ${show(t)}`,
+    );
+  }
+  if (t.isDisposed) {
+    throw new FashionMnistError('BAD_INPUT', `distanceMatrix: '${name}' has been disposed`);
   }
   if (t.rank < 2) {
     throw new FashionMnistError(
-      'BAD_INPUT',
+      'BAD_SHAPE',
       `distanceMatrix: '${name}' must be [N, ...features], received [${t.shape.join(', ')}]`,
     );
   }
@@ -56,12 +63,13 @@ export function distanceMatrix(
   const o = mergeOptions<DistanceMatrixOptions>('distanceMatrix', DISTANCE_DEFAULTS, options);
   checkOneOf('distanceMatrix', 'metric', o.metric, ['euclidean', 'cosine'] as const);
   checkBoolean('distanceMatrix', 'squared', o.squared);
+  requireBackend('distanceMatrix');
   return tf.tidy(() => {
     const A = flat2d('a', a);
     const B = flat2d('b', b);
     if (A.shape[1] !== B.shape[1]) {
       throw new FashionMnistError(
-        'BAD_INPUT',
+        'BAD_SHAPE',
         `distanceMatrix: rows of 'a' have ${A.shape[1]} features but rows of 'b' have ${B.shape[1]}`,
       );
     }

@@ -3,52 +3,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
 import { show } from '../internal/validate.js';
+import type { KnnLabel, KnnRows } from './types.js';
 
 /**
- * Images or feature vectors for a k-NN model: a tensor whose first axis is the sample axis (`[N, 28, 28, 1]`,
- * `[N, 28, 28]`, `[N, 784]`, …) or a flat row-major typed array (such as `Split.images`).
- *
- * @example
- * ```ts
- * const x: KnnFeatures = data.train.images; // Uint8Array, 60,000 × 784 values
- * ```
+ * The most distinct classes a k-NN model accepts (65,536). Votes and `predictProba` rows have one entry per
+ * class, so the count is bounded; labels themselves can be any int32 or string (they are mapped to dense class
+ * indices at `fit`). Documented as `KnnClassifier.MAX_CLASSES`.
  */
-export type KnnFeatures =
-  | tf.Tensor
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array;
-
-/**
- * Class labels: a rank-1 tensor of class indices, a one-hot `[N, classes]` tensor, or an array of
- * non-negative integers.
- *
- * @example
- * ```ts
- * const y: KnnLabels = data.train.labels; // Uint8Array of 0..9
- * ```
- */
-export type KnnLabels = tf.Tensor | ArrayLike<number>;
-
-/**
- * Flat row-major features; `values` is a private copy (uint8 when every value is an integer 0..255).
- *
- * @example
- * ```ts
- * const rows: Rows = { values: new Uint8Array(2 * 784), rows: 2, dims: 784 };
- * ```
- */
-export interface Rows {
-  values: Uint8Array | Float32Array;
-  rows: number;
-  dims: number;
-}
+export const MAX_CLASSES = 65_536;
 
 function describe(x: unknown): string {
   return x instanceof tf.Tensor ? `tensor [${x.shape.join(', ')}] ${x.dtype}` : show(x);
@@ -75,7 +37,11 @@ function isNumericArray(x: unknown): x is ArrayLike<number> {
  * const rows = readFeatures('KnnClassifier.fit', data.train.images, { rowsHint: data.train.count });
  * ```
  */
-export function readFeatures(where: string, x: unknown, shape: { dims?: number; rowsHint?: number }): Rows {
+export function readFeatures(
+  where: string,
+  x: unknown,
+  shape: { dims?: number; rowsHint?: number },
+): KnnRows {
   let flat: ArrayLike<number>;
   let rows: number;
   let dims: number;
@@ -84,16 +50,15 @@ export function readFeatures(where: string, x: unknown, shape: { dims?: number; 
       throw new FashionMnistError('BAD_INPUT', `${where}: the features tensor has been disposed`);
     if (x.rank < 2) {
       throw new FashionMnistError(
-        'BAD_INPUT',
-        `${where}: features must have a sample axis and at least one feature axis, received ${describe(x)}`,
+        'BAD_SHAPE',
+        `${where}: features must have a sample axis and at least one feature axis ([N, 28, 28], [N, 784], …), received ${describe(x)}`,
       );
     }
     if (x.dtype === 'string' || x.dtype === 'complex64') {
       throw new FashionMnistError('BAD_INPUT', `${where}: features must be numeric, received ${describe(x)}`);
     }
     rows = x.shape[0];
-    dims = x.size / Math.max(rows, 1);
-    if (rows === 0) dims = x.shape.slice(1).reduce((a: number, b: number) => a * b, 1);
+    dims = x.shape.slice(1).reduce((a: number, b: number) => a * b, 1);
     flat = x.dataSync() as ArrayLike<number>;
   } else if (isNumericArray(x) && !Array.isArray(x)) {
     flat = x;
@@ -102,7 +67,7 @@ export function readFeatures(where: string, x: unknown, shape: { dims?: number; 
       dims = shape.dims;
       if (n % dims !== 0) {
         throw new FashionMnistError(
-          'BAD_INPUT',
+          'BAD_SHAPE',
           `${where}: a flat array of ${n} values is not a whole number of ${dims}-value rows (the feature size seen at fit)`,
         );
       }
@@ -112,24 +77,27 @@ export function readFeatures(where: string, x: unknown, shape: { dims?: number; 
       if (r <= 0 || n % r !== 0) {
         throw new FashionMnistError(
           'COUNT_MISMATCH',
-          `${where}: a flat array of ${n} values cannot hold one row per label (${r} labels)`,
+          `${where}: a flat array of ${n} values cannot hold one row per label (${r} labels); pass as many rows as labels`,
         );
       }
       rows = r;
       dims = n / r;
     }
   } else {
-    throw new TypeError(`${where}: features must be a tf.Tensor or a typed array, received ${describe(x)}`);
-  }
-  if (dims < 1 || !Number.isInteger(dims)) {
     throw new FashionMnistError(
       'BAD_INPUT',
+      `${where}: features must be a tf.Tensor or a typed array (such as Uint8Array), received ${describe(x)}`,
+    );
+  }
+  if (dims < 1) {
+    throw new FashionMnistError(
+      'BAD_SHAPE',
       `${where}: features need at least one value per row, received ${describe(x)}`,
     );
   }
   if (shape.dims !== undefined && dims !== shape.dims) {
     throw new FashionMnistError(
-      'BAD_INPUT',
+      'BAD_SHAPE',
       `${where}: rows have ${dims} features but the model was fitted on ${shape.dims}-feature rows`,
     );
   }
@@ -154,46 +122,126 @@ function compact(where: string, flat: ArrayLike<number>, dims: number): Uint8Arr
 }
 
 /**
- * Reads class labels as non-negative integers (one-hot tensors are decoded with argmax).
+ * Reads label values as given: a rank-1 tensor, a typed array or an array as is, a one-hot `[N, classes]`
+ * tensor decoded to column indices (each row must hold a single 1 and zeros, else BAD_LABEL). No tensor is
+ * created.
  *
  * @example
  * ```ts
- * readLabels('KnnClassifier.fit', [0, 3, 9]); // Int32Array [0, 3, 9]
+ * readLabelValues('KnnClassifier.score', tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3)); // [2, 0]
  * ```
  */
-export function readLabels(where: string, y: unknown): Int32Array {
-  let values: ArrayLike<number>;
+export function readLabelValues(where: string, y: unknown): ArrayLike<unknown> {
   if (y instanceof tf.Tensor) {
     if (y.isDisposed)
       throw new FashionMnistError('BAD_INPUT', `${where}: the labels tensor has been disposed`);
-    if (y.rank === 1) values = y.dataSync() as ArrayLike<number>;
-    else if (y.rank === 2) {
-      const decoded = tf.argMax(y, 1);
-      values = decoded.dataSync() as ArrayLike<number>;
-      decoded.dispose();
-    } else {
+    if (y.dtype === 'string' || y.dtype === 'complex64') {
       throw new FashionMnistError(
         'BAD_INPUT',
-        `${where}: labels must be [N] class indices or [N, classes] one-hot, received ${describe(y)}`,
+        `${where}: label tensors must be numeric (pass string labels as an array), received ${describe(y)}`,
       );
     }
-  } else if (isNumericArray(y)) {
-    values = y;
-  } else {
-    throw new TypeError(
-      `${where}: labels must be a tf.Tensor, a typed array or an array of numbers, received ${describe(y)}`,
-    );
+    if (y.rank === 1) return y.dataSync() as ArrayLike<number>;
+    if (y.rank !== 2) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: labels must be [N] class labels or [N, classes] one-hot, received ${describe(y)}`,
+      );
+    }
+    const [n, classes] = y.shape as [number, number];
+    const hot = y.dataSync() as ArrayLike<number>;
+    const out = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      let at = -1;
+      for (let c = 0; c < classes; c++) {
+        const v = hot[r * classes + c];
+        if (v === 1 && at < 0) at = c;
+        else if (v !== 0) {
+          at = -2;
+          break;
+        }
+      }
+      if (at < 0) {
+        throw new FashionMnistError(
+          'BAD_LABEL',
+          `${where}: one-hot label row ${r} must hold a single 1 and zeros otherwise; pass class labels instead`,
+        );
+      }
+      out[r] = at;
+    }
+    return out;
   }
-  const out = new Int32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
+  if (isNumericArray(y)) return y;
+  throw new FashionMnistError(
+    'BAD_INPUT',
+    `${where}: labels must be a tf.Tensor, a typed array or an array of numbers or strings, received ${describe(y)}`,
+  );
+}
+
+/**
+ * Training labels mapped to dense class indices: `classes` sorted (numbers ascending, strings by code unit, as
+ * scikit-learn's `classes_`), `indices[i]` the position of label `i` in it.
+ */
+export interface ClassIndex {
+  classes: readonly KnnLabel[];
+  indices: Int32Array;
+  /** Whether the labels are numbers (predictions are then an Int32Array). */
+  numeric: boolean;
+  /** Whether `classes` is exactly 0, 1, …, n − 1 (class index and label are the same number). */
+  identity: boolean;
+}
+
+function badLabel(where: string, v: unknown, i: number, why: string): FashionMnistError {
+  return new FashionMnistError(
+    'BAD_LABEL',
+    `${where}: label ${show(v)} at index ${i} ${why}; labels are integers that fit in 32 bits or strings, all of one kind`,
+  );
+}
+
+/**
+ * Reads training labels and maps them to dense class indices. Each label is an int32 or a string, all of one
+ * kind; at most {@link MAX_CLASSES} distinct ones (BAD_LABEL otherwise, before any work).
+ *
+ * @example
+ * ```ts
+ * readClassLabels('KnnClassifier.fit', ['boot', 'bag', 'boot']); // classes ['bag', 'boot'], indices [1, 0, 1]
+ * ```
+ */
+export function readClassLabels(where: string, y: unknown): ClassIndex {
+  const values = readLabelValues(where, y);
+  const n = values.length;
+  const position = new Map<KnnLabel, number>();
+  let kind: 'number' | 'string' | undefined;
+  for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (!(Number.isInteger(v) && v >= 0 && v < 2 ** 31)) {
-      throw new FashionMnistError(
-        'BAD_INPUT',
-        `${where}: label ${v} at index ${i} is not a class index (a non-negative integer)`,
-      );
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v)) throw badLabel(where, v, i, 'is not an integer');
+      if (v < -(2 ** 31) || v >= 2 ** 31) throw badLabel(where, v, i, 'does not fit in 32 bits');
+    } else if (typeof v !== 'string') {
+      throw badLabel(where, v, i, 'is neither a number nor a string');
     }
-    out[i] = v;
+    const k = typeof v as 'number' | 'string';
+    if (kind === undefined) kind = k;
+    else if (kind !== k) throw badLabel(where, v, i, `is a ${k} but earlier labels are ${kind}s`);
+    if (!position.has(v)) {
+      if (position.size >= MAX_CLASSES) {
+        throw new FashionMnistError(
+          'BAD_LABEL',
+          `${where}: more than ${MAX_CLASSES} distinct labels (KnnClassifier.MAX_CLASSES); k-NN votes need one entry per class — group the labels first`,
+        );
+      }
+      position.set(v, 0);
+    }
   }
-  return out;
+  const classes = [...position.keys()];
+  if (kind === 'number') (classes as number[]).sort((a, b) => a - b);
+  else classes.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let identity = kind !== 'string';
+  for (let c = 0; c < classes.length; c++) {
+    position.set(classes[c], c);
+    if (classes[c] !== c) identity = false;
+  }
+  const indices = new Int32Array(n);
+  for (let i = 0; i < n; i++) indices[i] = position.get(values[i] as KnnLabel) as number;
+  return { classes: Object.freeze(classes), indices, numeric: kind !== 'string', identity };
 }

@@ -1,9 +1,14 @@
-// Worker-thread side of ParallelKnnClassifier (Node only): one tfjs engine per thread holding its own copy
-// of the transposed training matrix, answering neighbour searches for query chunks that live in shared memory.
+// Worker-thread side of `knnWorkerPool` (Node only): one tfjs engine per thread holding its own copy of the
+// transposed training matrix, answering neighbour searches for query chunks that live in shared memory.
+//
+// The pool starts this file by URL: dist/knn-worker.{js,cjs} in the package (tsup builds it as an entry of its
+// own, next to the module that starts it). It is never started through a TypeScript loader; code running from
+// the sources passes a bundled copy as `workerUrl` (scripts/dev-knn-worker.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rows } from './input.js';
-import { type KnnMetric, NeighbourIndex } from './search.js';
+import { FashionMnistError } from '../errors.js';
+import { NeighbourIndex } from './search.js';
+import type { KnnMetric, KnnRows } from './types.js';
 
 /**
  * What the pool passes to each worker at start.
@@ -37,7 +42,21 @@ export interface KnnWorkerTask {
   start: number;
   end: number;
   k: number;
-  candidates?: number;
+}
+
+/**
+ * An error as it crosses the thread boundary (structured cloning keeps neither the class nor `code`).
+ *
+ * @example
+ * ```ts
+ * const e: KnnWorkerError = { name: 'FashionMnistError', message: 'backend …', code: 'NO_BACKEND' };
+ * ```
+ */
+export interface KnnWorkerError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
 }
 
 /**
@@ -58,28 +77,48 @@ export type KnnWorkerReply =
       rescued: number;
       candidates: number;
     }
-  | { type: 'error'; id: number | null; message: string };
+  | { type: 'error'; id: number | null; error: KnnWorkerError };
+
+function describeError(e: unknown): KnnWorkerError {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return {
+      name: e.name,
+      message: e.message,
+      stack: e.stack,
+      ...(typeof code === 'string' ? { code } : {}),
+    };
+  }
+  return { name: 'Error', message: String(e) };
+}
 
 async function loadBackend(name: 'wasm' | 'cpu'): Promise<void> {
   // Literal specifiers so bundlers and the type checker see them; the packages are optional peers.
   if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   else await import('@tensorflow/tfjs-backend-cpu');
-  if (!(await tf.setBackend(name))) throw new Error(`backend '${name}' failed to initialise in the worker`);
+  if (!(await tf.setBackend(name))) {
+    throw new FashionMnistError('NO_BACKEND', `knn worker: the '${name}' backend failed to initialise`);
+  }
   await tf.ready();
 }
 
 async function main(): Promise<void> {
   const port = parentPort;
-  if (port === null) throw new Error('knn-worker must run in a worker thread');
+  if (port === null) {
+    throw new FashionMnistError(
+      'UNSUPPORTED',
+      'knn-worker: this script runs in a worker thread started by knnWorkerPool(), not on its own',
+    );
+  }
   const init = workerData as KnnWorkerInit;
   let index: NeighbourIndex;
   try {
     await loadBackend(init.backend);
     const values = init.trainType === 'uint8' ? new Uint8Array(init.train) : new Float32Array(init.train);
-    const rows: Rows = { values, rows: init.rows, dims: init.dims };
+    const rows: KnnRows = { values, rows: init.rows, dims: init.dims };
     index = new NeighbourIndex(rows, init.metric);
   } catch (e) {
-    port.postMessage({ type: 'error', id: null, message: e instanceof Error ? e.message : String(e) });
+    port.postMessage({ type: 'error', id: null, error: describeError(e) } satisfies KnnWorkerReply);
     return;
   }
   // The pool stops a worker with terminate(), which frees its engine with the thread.
@@ -90,7 +129,7 @@ async function main(): Promise<void> {
       (task.end - task.start) * init.dims,
     );
     index
-      .search(query, task.k, task.end - task.start, undefined, task.candidates)
+      .search(query, task.k, task.end - task.start)
       .then(({ lists, stats }) => {
         const reply: KnnWorkerReply = {
           type: 'result',
@@ -103,7 +142,7 @@ async function main(): Promise<void> {
         port.postMessage(reply, [lists.indices.buffer as ArrayBuffer, lists.distances.buffer as ArrayBuffer]);
       })
       .catch((e: unknown) => {
-        port.postMessage({ type: 'error', id: task.id, message: e instanceof Error ? e.message : String(e) });
+        port.postMessage({ type: 'error', id: task.id, error: describeError(e) } satisfies KnnWorkerReply);
       });
   });
   port.postMessage({ type: 'ready' } satisfies KnnWorkerReply);

@@ -1,32 +1,18 @@
-// The k-NN options, declared once for the single-engine classifier and the Node worker pool.
-import { checkFunction, checkNumber, checkOneOf, mergeOptions, show } from '../internal/validate.js';
-import type { KnnMetric, SearchProgress } from './search.js';
-import type { KnnWeights } from './vote.js';
-
-/**
- * Options of {@link KnnClassifier} (all optional; see {@link KNN_DEFAULTS}).
- *
- * @example
- * ```ts
- * const options: Partial<KnnOptions> = { k: 5, weights: 'distance', metric: 'euclidean' };
- * ```
- */
-export interface KnnOptions {
-  /** Number of neighbours that vote (1 ≤ k ≤ number of training rows). */
-  k: number;
-  /** `'uniform'`: one vote each; `'distance'`: weight 1/d (neighbours at distance 0 take the whole vote). */
-  weights: KnnWeights;
-  /** `'euclidean'` or `'cosine'` (1 − cos, through the same single matrix product on normalised rows). */
-  metric: KnnMetric;
-  /** Query rows per matrix product, or `'auto'` to size chunks from `memoryBudget`. */
-  batchSize: number | 'auto';
-  /** Bytes allowed for one chunk's score matrix (and topk's working copy) when `batchSize` is `'auto'`. */
-  memoryBudget: number;
-}
+// The k-NN options, declared once: defaults, checks, and the per-call options.
+import {
+  badOption,
+  checkFunction,
+  checkNumber,
+  checkOneOf,
+  mergeOptions,
+  show,
+} from '../internal/validate.js';
+import { tfjsSearch } from './search.js';
+import type { KnnCallOptions, KnnOptions } from './types.js';
 
 /**
  * Defaults: k = 5, uniform votes, Euclidean distance, chunks sized for a 128 MiB budget (279 query rows
- * against 60,000 training images).
+ * against 60,000 training images), the search on the active TensorFlow.js backend.
  *
  * @example
  * ```ts
@@ -39,44 +25,42 @@ export const KNN_DEFAULTS: Readonly<KnnOptions> = Object.freeze({
   metric: 'euclidean',
   batchSize: 'auto',
   memoryBudget: 128 * 2 ** 20,
+  search: tfjsSearch,
 });
 
 /**
- * Merges and validates options; TypeError for wrong types, RangeError for values out of range.
+ * Merges and validates options; a `FashionMnistError` `BAD_OPTION` names the first bad one.
  *
  * @example
  * ```ts
  * resolveKnnOptions('KnnClassifier', { k: 3 }); // { k: 3, weights: 'uniform', … }
  * ```
  */
-export function resolveKnnOptions(where: string, options: unknown): KnnOptions {
+export function resolveKnnOptions(where: string, options: unknown): Readonly<KnnOptions> {
   const o = mergeOptions<KnnOptions>(where, KNN_DEFAULTS, options);
   checkNumber(where, 'k', o.k, { integer: true, min: 1 });
   checkOneOf(where, 'weights', o.weights, ['uniform', 'distance'] as const);
   checkOneOf(where, 'metric', o.metric, ['euclidean', 'cosine'] as const);
   if (o.batchSize !== 'auto') {
     if (typeof o.batchSize !== 'number') {
-      throw new TypeError(
+      throw badOption(
         `${where}: option 'batchSize' must be 'auto' or an integer >= 1, received ${show(o.batchSize)}`,
       );
     }
     checkNumber(where, 'batchSize', o.batchSize, { integer: true, min: 1 });
   }
   checkNumber(where, 'memoryBudget', o.memoryBudget, { min: 1 });
-  return Object.freeze(o) as KnnOptions;
-}
-
-/**
- * Options of one prediction call.
- *
- * @example
- * ```ts
- * await knn.predict(x, { onProgress: ({ done, total }) => console.error(`${done}/${total}`) });
- * ```
- */
-export interface KnnCallOptions {
-  /** Called after every query chunk with chunks (and rows) done so far. */
-  onProgress?: (progress: SearchProgress) => void;
+  const search: unknown = o.search;
+  if (
+    search === null ||
+    typeof search !== 'object' ||
+    typeof (search as { index?: unknown }).index !== 'function'
+  ) {
+    throw badOption(
+      `${where}: option 'search' must be a search strategy (an object with an index() method, such as knnWorkerPool() from fashion-mnist-tfjs/node), received ${show(search)}`,
+    );
+  }
+  return Object.freeze(o);
 }
 
 /**

@@ -6,73 +6,27 @@
 // 784·255² ≈ 5.1e7 > 2^24) is not exact, and near-equal distances swap places, which changes votes.
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
-import type { Rows } from './input.js';
-
-/**
- * Distance used to rank neighbours: `'euclidean'` or `'cosine'` (1 − cos).
- *
- * @example
- * ```ts
- * const metric: KnnMetric = 'cosine';
- * ```
- */
-export type KnnMetric = 'euclidean' | 'cosine';
-
-/**
- * Neighbours of each query row, `rows × k`, nearest first (internal form, float64 distances).
- *
- * @example
- * ```ts
- * const first: number = lists.indices[0 * lists.k]; // nearest training row of query 0
- * ```
- */
-export interface NeighbourLists {
-  /** Training-row indices. */
-  indices: Int32Array;
-  /** Squared Euclidean distances (`euclidean`) or `1 − cos` (`cosine`), computed in float64. */
-  distances: Float64Array;
-  /** Query rows. */
-  rows: number;
-  /** Neighbours per row. */
-  k: number;
-}
-
-/**
- * Chunk progress of a search: `done` of `total` chunks, `rowsDone` of `rows` query rows.
- *
- * @example
- * ```ts
- * const onProgress = (p: SearchProgress) => console.error(`${p.rowsDone}/${p.rows} images`);
- * ```
- */
-export interface SearchProgress {
-  done: number;
-  total: number;
-  rowsDone: number;
-  rows: number;
-}
-
-/**
- * What the last search did, for benchmarks and the curious.
- *
- * @example
- * ```ts
- * await knn.predict(x);
- * console.log(knn.lastStats); // { batchSize: 279, chunks: 36, candidates: 26, rescued: 0 }
- * ```
- */
-export interface SearchStats {
-  /** Query rows per matrix product. */
-  batchSize: number;
-  /** Number of query chunks. */
-  chunks: number;
-  /** Candidates taken by `topk` per row in the first pass. */
-  candidates: number;
-  /** Rows whose candidate list could not be proven complete and were searched again with a longer list. */
-  rescued: number;
-}
+import { requireBackend } from '../internal/backend.js';
+import type {
+  KnnIndex,
+  KnnMetric,
+  KnnRows,
+  KnnSearch,
+  KnnSearchJob,
+  NeighbourLists,
+  SearchProgress,
+  SearchStats,
+} from './types.js';
 
 const U = 2 ** -24;
+
+/** The error of a search whose index was disposed (classifier disposed or refitted) before it finished. */
+function aborted(): FashionMnistError {
+  return new FashionMnistError(
+    'ABORTED',
+    'k-NN search: the classifier was disposed (or fitted again) during the search; its result is gone',
+  );
+}
 /** Higham's γ_n = n·u / (1 − n·u): bound on the relative error of any float32 sum of n terms. */
 const gamma = (n: number): number => (n * U) / (1 - n * U);
 
@@ -114,7 +68,7 @@ export class NeighbourIndex {
   private readonly normMax: number;
   private matrix: tf.Tensor2D | null;
 
-  constructor(data: Rows, metric: KnnMetric) {
+  constructor(data: KnnRows, metric: KnnMetric) {
     this.rows = data.rows;
     this.dims = data.dims;
     this.metric = metric;
@@ -211,6 +165,7 @@ export class NeighbourIndex {
     for (let c = 0; c < total; c++) {
       const start = c * batchSize;
       const end = Math.min(n, start + batchSize);
+      if (this.matrix === null) throw aborted();
       let pending = Array.from({ length: end - start }, (_, r) => start + r);
       let m = first;
       while (pending.length > 0) {
@@ -250,9 +205,7 @@ export class NeighbourIndex {
       candIdx = new Int32Array(c * m);
       for (let r = 0; r < c; r++) for (let j = 0; j < m; j++) candIdx[r * m + j] = j;
     } else {
-      if (this.matrix === null) {
-        throw new FashionMnistError('NOT_FITTED', 'k-NN search: the model was disposed during the search');
-      }
+      if (this.matrix === null) throw aborted();
       const cols = this.metric === 'euclidean' ? dims + 1 : dims;
       const buf = new Float32Array(c * cols);
       for (let r = 0; r < c; r++) {
@@ -327,3 +280,35 @@ export function chunkRows(budgetBytes: number, trainRows: number, queryRows: num
   const perRow = trainRows * 4 * 2;
   return Math.max(1, Math.min(Math.max(queryRows, 1), Math.floor(budgetBytes / perRow)));
 }
+
+/** The default strategy's index: a {@link NeighbourIndex} on the active backend, checked before each search. */
+class TfjsIndex implements KnnIndex {
+  constructor(private readonly index: NeighbourIndex) {}
+
+  async search({ where, query, k, batchSize, onProgress }: KnnSearchJob) {
+    requireBackend(where);
+    const values = query.values instanceof Float32Array ? query.values : Float32Array.from(query.values);
+    return this.index.search(values, k, batchSize, onProgress);
+  }
+
+  dispose(): void {
+    this.index.dispose();
+  }
+}
+
+/**
+ * The default search strategy of `KnnClassifier`: the training matrix lives on the active TensorFlow.js
+ * backend (any environment, any backend), one matrix product per query chunk, exact refinement in JS.
+ *
+ * @example
+ * ```ts
+ * const knn = new KnnClassifier({ search: tfjsSearch }); // the same as leaving `search` out
+ * ```
+ */
+export const tfjsSearch: KnnSearch = Object.freeze({
+  name: 'tfjs',
+  index(train: KnnRows, metric: KnnMetric, where: string): KnnIndex {
+    requireBackend(where);
+    return new TfjsIndex(new NeighbourIndex(train, metric));
+  },
+});

@@ -1,16 +1,6 @@
-// Turning neighbour lists into class votes. Shared by the single-engine classifier and the worker pool, so
-// the tie rule lives in exactly one place.
-import type { KnnMetric, NeighbourLists } from './search.js';
-
-/**
- * How neighbours' votes are weighted: one each (`'uniform'`) or 1/distance (`'distance'`).
- *
- * @example
- * ```ts
- * const weights: KnnWeights = 'distance';
- * ```
- */
-export type KnnWeights = 'uniform' | 'distance';
+// Turning neighbour lists into class votes, whatever search strategy found them, so the tie rule lives in
+// exactly one place.
+import type { KnnMetric, KnnWeights, NeighbourLists } from './types.js';
 
 /**
  * The distance a caller sees: Euclidean (not squared, as scikit-learn returns it) or `1 − cos`.

@@ -1,10 +1,13 @@
 // KnnClassifier and distanceMatrix on every test backend: bit-exact agreement with the naive double loop,
 // chunking invariance, the tie rule, distance weights, every error, and tensor leaks.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FashionMnistError } from '../../src/errors.js';
 import { distanceMatrix, KnnClassifier, type KnnOptions } from '../../src/knn/index.js';
 import { NeighbourIndex } from '../../src/knn/search.js';
+import { accuracy } from '../../src/metrics/metrics.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 import { naiveNeighbours, naiveVote, randomLabels, randomRows } from './reference.js';
 
@@ -269,6 +272,38 @@ for (const backend of BACKENDS) {
       expect(tf.memory().numTensors).toBe(n0);
       knn2.dispose();
     });
+
+    it('no tensors are left after any public call that fails', async () => {
+      const train = randomRows(20, 4, 111);
+      const labels = randomLabels(20, 2, 112);
+      const knn = new KnnClassifier({ k: 3, batchSize: 2 }).fit(train, labels);
+      const soft = tf.tensor2d(Array.from({ length: 20 }, () => [0.5, 0.5]));
+      const inputs = [tf.tensor2d(train, [20, 4]), tf.zeros([3, 5]), tf.tensor1d(labels, 'int32'), soft];
+      const before = tf.memory().numTensors;
+      const calls: (() => unknown)[] = [
+        () => knn.predict(inputs[1]),
+        () => knn.predictProba(Float32Array.from([1, 2, 3])),
+        () => knn.kneighbors(inputs[0], { k: 99 }),
+        () => knn.score(inputs[0], [1]),
+        () => knn.predict(inputs[0], { onProgress: 'x' as never }),
+        () =>
+          knn.predict(inputs[0], {
+            onProgress: () => {
+              throw new Error('a progress callback that throws');
+            },
+          }),
+        () => new KnnClassifier().fit(inputs[0], inputs[1]),
+        () => new KnnClassifier().fit(inputs[0], soft),
+        () => new KnnClassifier({ k: 50 }).fit(inputs[0], inputs[2]),
+        () => distanceMatrix(inputs[0], inputs[1]),
+      ];
+      for (const call of calls) {
+        await expect((async () => call())()).rejects.toThrow();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(inputs);
+      await knn.dispose();
+    });
   });
 
   describe(`distanceMatrix on ${backend}`, () => {
@@ -316,9 +351,13 @@ for (const backend of BACKENDS) {
     it('rejects mismatched feature sizes and bad options', () => {
       const a = tf.zeros([2, 3]);
       const b = tf.zeros([2, 4]);
-      expectError(() => distanceMatrix(a, b), 'BAD_INPUT');
-      expect(() => distanceMatrix(a, a, { metric: 'manhattan' as 'cosine' })).toThrow(RangeError);
-      expect(() => distanceMatrix(a, a, { squared: 1 as unknown as boolean })).toThrow(TypeError);
+      const before = tf.memory().numTensors;
+      expectError(() => distanceMatrix(a, b), 'BAD_SHAPE');
+      expectError(() => distanceMatrix(tf.zeros([3]), a), 'BAD_SHAPE');
+      expectError(() => distanceMatrix([[1]] as unknown as tf.Tensor, a), 'BAD_INPUT');
+      expectError(() => distanceMatrix(a, a, { metric: 'manhattan' as 'cosine' }), 'BAD_OPTION');
+      expectError(() => distanceMatrix(a, a, { squared: 1 as unknown as boolean }), 'BAD_OPTION');
+      expect(tf.memory().numTensors).toBe(before + 1); // only the tf.zeros([3]) made above
       tf.dispose([a, b]);
     });
   });
@@ -331,25 +370,28 @@ describe('KnnClassifier errors', () => {
   const train = randomRows(20, 4, 111);
   const labels = randomLabels(20, 2, 112);
 
-  it.each<[Partial<KnnOptions> | unknown, ErrorConstructor]>([
-    [{ k: 0 }, RangeError],
-    [{ k: -3 }, RangeError],
-    [{ k: 2.5 }, RangeError],
-    [{ k: '5' }, TypeError],
-    [{ weights: 'inverse' }, RangeError],
-    [{ weights: 1 }, TypeError],
-    [{ metric: 'manhattan' }, RangeError],
-    [{ batchSize: 0 }, RangeError],
-    [{ batchSize: 'big' }, TypeError],
-    [{ memoryBudget: 0 }, RangeError],
-    [{ n_neighbors: 5 }, TypeError],
-    ['k=5', TypeError],
-  ])('rejects options %j', (options, type) => {
-    expect(() => new KnnClassifier(options as Partial<KnnOptions>)).toThrow(type);
+  it.each<[Partial<KnnOptions> | unknown]>([
+    [{ k: 0 }],
+    [{ k: -3 }],
+    [{ k: 2.5 }],
+    [{ k: '5' }],
+    [{ weights: 'inverse' }],
+    [{ weights: 1 }],
+    [{ metric: 'manhattan' }],
+    [{ batchSize: 0 }],
+    [{ batchSize: 'big' }],
+    [{ memoryBudget: 0 }],
+    [{ n_neighbors: 5 }],
+    [{ search: 'workers' }],
+    [{ search: { name: 'no index method' } }],
+    ['k=5'],
+    [null],
+  ])('rejects options %j with BAD_OPTION', (options) => {
+    expectError(() => new KnnClassifier(options as Partial<KnnOptions>), 'BAD_OPTION');
   });
 
   it('k larger than the training set', () => {
-    expect(() => new KnnClassifier({ k: 21 }).fit(train, labels)).toThrow(RangeError);
+    expectError(() => new KnnClassifier({ k: 21 }).fit(train, labels), 'BAD_OPTION');
     expect(() => new KnnClassifier({ k: 21 }).fit(train, labels)).toThrow(/<= 20/);
   });
 
@@ -358,23 +400,60 @@ describe('KnnClassifier errors', () => {
     expectError(() => new KnnClassifier().fit(train, randomLabels(7, 2, 1)), 'COUNT_MISMATCH');
   });
 
-  it('feature size at predict different from fit', async () => {
+  it('feature size at predict different from fit, and features without a feature axis: BAD_SHAPE', async () => {
     const knn = new KnnClassifier().fit(train, labels);
-    await expectRejects(knn.predict(tf.zeros([3, 5])), 'BAD_INPUT');
-    await expectRejects(knn.predict(Float32Array.from([1, 2, 3])), 'BAD_INPUT');
-    await expectRejects(knn.kneighbors(tf.zeros([3, 2, 2, 2])), 'BAD_INPUT');
-    knn.dispose();
+    const [a, b, c] = [tf.zeros([3, 5]), tf.zeros([3, 2, 2, 2]), tf.zeros([20])];
+    await expectRejects(knn.predict(a), 'BAD_SHAPE');
+    await expectRejects(knn.predict(Float32Array.from([1, 2, 3])), 'BAD_SHAPE');
+    await expectRejects(knn.kneighbors(b), 'BAD_SHAPE');
+    await expectRejects(knn.predictProba(c), 'BAD_SHAPE');
+    expectError(() => new KnnClassifier().fit(c, labels), 'BAD_SHAPE');
+    const labels3d = tf.zeros([20, 2, 1]);
+    expectError(() => new KnnClassifier().fit(train, labels3d), 'BAD_SHAPE');
+    tf.dispose([a, b, c, labels3d]);
+    await knn.dispose();
   });
 
-  it('predict before fit and after dispose', async () => {
+  it('life cycle: NOT_FITTED before fit, DISPOSED after dispose (also after fit → dispose)', async () => {
     const knn = new KnnClassifier();
+    expect(knn.isFitted).toBe(false);
     await expectRejects(knn.predict(train), 'NOT_FITTED');
     await expectRejects(knn.predictProba(train), 'NOT_FITTED');
     await expectRejects(knn.kneighbors(train), 'NOT_FITTED');
     await expectRejects(knn.score(train, labels), 'NOT_FITTED');
     expectError(() => knn.numClasses, 'NOT_FITTED');
-    knn.fit(train, labels).dispose();
-    await expectRejects(knn.predict(train), 'NOT_FITTED');
+    expectError(() => knn.numFeatures, 'NOT_FITTED');
+    expectError(() => knn.numSamples, 'NOT_FITTED');
+    knn.fit(train, labels);
+    expect(knn.isFitted).toBe(true);
+    // Not awaited on purpose: the backend memory is freed at once, and the state changes at once.
+    const disposing = knn.dispose();
+    expect(knn.isFitted).toBe(false);
+    expect(knn.isDisposed).toBe(true);
+    await expectRejects(knn.predict(train), 'DISPOSED');
+    await expectRejects(knn.predictProba(train), 'DISPOSED');
+    await expectRejects(knn.kneighbors(train), 'DISPOSED');
+    await expectRejects(knn.score(train, labels), 'DISPOSED');
+    expectError(() => knn.numClasses, 'DISPOSED');
+    expectError(() => knn.fit(train, labels), 'DISPOSED');
+    await expect(disposing).resolves.toBeUndefined();
+    await expect(knn.dispose()).resolves.toBeUndefined(); // twice is fine
+    // Disposed before it was ever fitted: DISPOSED too (it will never be usable).
+    const never = new KnnClassifier();
+    await never.dispose();
+    await expectRejects(never.predict(train), 'DISPOSED');
+  });
+
+  it('dispose() during a search rejects that search with ABORTED', async () => {
+    const knn = new KnnClassifier({ batchSize: 1 }).fit(train, labels);
+    let disposing: Promise<void> | undefined;
+    const running = knn.predict(train, {
+      onProgress: () => {
+        disposing ??= knn.dispose();
+      },
+    });
+    await expectRejects(running, 'ABORTED');
+    await disposing;
   });
 
   it('NaN or Infinity in the input', async () => {
@@ -389,35 +468,131 @@ describe('KnnClassifier errors', () => {
     knn.dispose();
   });
 
-  it('labels that are not class indices, and inputs of the wrong kind', () => {
-    expectError(
-      () =>
-        new KnnClassifier().fit(
-          train,
-          Array.from(labels, (v, i) => (i === 3 ? -1 : v)),
-        ),
-      'BAD_INPUT',
-    );
-    expectError(
-      () =>
-        new KnnClassifier().fit(
-          train,
-          Array.from(labels, (v, i) => (i === 3 ? 0.5 : v)),
-        ),
-      'BAD_INPUT',
-    );
-    expect(() => new KnnClassifier().fit('pixels' as unknown as Float32Array, labels)).toThrow(TypeError);
-    expect(() => new KnnClassifier().fit(train, 'labels' as unknown as number[])).toThrow(TypeError);
-    expectError(() => new KnnClassifier().fit(tf.zeros([20]), labels), 'BAD_INPUT');
+  it('labels that are not labels: BAD_LABEL; inputs of the wrong kind: BAD_INPUT', () => {
+    const withLabel = (v: unknown) => Array.from(labels, (l, i) => (i === 3 ? v : l)) as number[];
+    for (const bad of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, -(2 ** 31) - 1, null, true, {}]) {
+      expectError(() => new KnnClassifier().fit(train, withLabel(bad)), 'BAD_LABEL');
+    }
+    // One kind per classifier: numbers or strings, not both.
+    expectError(() => new KnnClassifier().fit(train, withLabel('3')), 'BAD_LABEL');
+    // A one-hot tensor must be one-hot.
+    const soft = tf.tensor2d(Array.from({ length: 20 }, () => [0.5, 0.5]));
+    expectError(() => new KnnClassifier().fit(train, soft), 'BAD_LABEL');
+    soft.dispose();
+    expectError(() => new KnnClassifier().fit('pixels' as unknown as Float32Array, labels), 'BAD_INPUT');
+    expectError(() => new KnnClassifier().fit([1, 2] as unknown as Float32Array, labels), 'BAD_INPUT');
+    expectError(() => new KnnClassifier().fit(train, 'labels' as unknown as number[]), 'BAD_INPUT');
+    expectError(() => new KnnClassifier().fit(new Float32Array(0), []), 'COUNT_MISMATCH');
+    const none = tf.zeros([0, 4]);
+    expectError(() => new KnnClassifier().fit(none, []), 'BAD_INPUT');
+    none.dispose();
   });
 
-  it('per-call options are checked', async () => {
+  it('labels map to dense classes: an absurd label costs nothing; more than MAX_CLASSES distinct is BAD_LABEL', async () => {
+    expect(KnnClassifier.MAX_CLASSES).toBe(65_536);
+    // Issue 11, item 9: one label of 10,000,000 made predictProba on 100 rows take 18.8 s and 4 GB, because
+    // votes had one entry per integer up to the largest label. Classes are now the distinct labels.
+    const huge = Array.from(labels, (v, i) => (i === 0 ? 10_000_000 : i === 1 ? -7 : v));
+    const knn = new KnnClassifier({ k: 1 }).fit(train, huge);
+    expect(knn.classes).toEqual([-7, 0, 1, 10_000_000]);
+    expect(knn.numClasses).toBe(4);
+    expect((await knn.predictProba(train)).length).toBe(20 * 4);
+    const pred = await knn.predict(train);
+    expect(pred).toBeInstanceOf(Int32Array);
+    expect(Array.from(pred)).toEqual(huge); // k = 1 on the training rows: each row is its own neighbour
+    await knn.dispose();
+    // The bound is on distinct labels, checked at fit before any work: 65,537 one-value rows.
+    const rows = KnnClassifier.MAX_CLASSES + 1;
+    const x = Float32Array.from({ length: rows }, (_, i) => i);
+    const distinct = Int32Array.from({ length: rows }, (_, i) => i);
+    expectError(() => new KnnClassifier({ k: 1 }).fit(x, distinct), 'BAD_LABEL');
+    expect(() => new KnnClassifier({ k: 1 }).fit(x, distinct)).toThrow(/65536 distinct labels/);
+    const most = new KnnClassifier({ k: 1 }).fit(x.subarray(0, rows - 1), distinct.subarray(0, rows - 1));
+    expect(most.numClasses).toBe(KnnClassifier.MAX_CLASSES);
+    await most.dispose();
+  });
+
+  it('string labels, as scikit-learn: classes sorted, predictions as given, proba columns in class order', async () => {
+    // 1-D points: 'sneaker' near 0, 'boot' near 10, 'bag' near 20.
+    const x = Float32Array.from([0, 1, 10, 11, 20, 21]);
+    const names = ['sneaker', 'sneaker', 'boot', 'boot', 'bag', 'bag'];
+    const knn = new KnnClassifier<string>({ k: 2 }).fit(x, names);
+    expect(knn.classes).toEqual(['bag', 'boot', 'sneaker']);
+    const q = Float32Array.from([0.4, 10.6, 19, 5.2]);
+    const pred: string[] = await knn.predict(q);
+    // 5.2: neighbours 1 (sneaker, d 4.2) and 10 (boot, d 4.8) tie 1:1, the nearest one's class wins.
+    expect(pred).toEqual(['sneaker', 'boot', 'bag', 'sneaker']);
+    expect(Array.from(await knn.predictProba(q))).toEqual([0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0.5, 0.5]);
+    expect(await knn.score(q, ['sneaker', 'boot', 'boot', 'nothing'])).toBe(0.5);
+    expect(await knn.score(q, ['sneaker', 'boot', 'boot', 'nothing'])).toBe(
+      accuracy(['sneaker', 'boot', 'boot', 'nothing'] as unknown as number[], pred as unknown as number[]),
+    );
+    await knn.dispose();
+    // Sparse integer labels come back as given too, in an Int32Array.
+    const sparse = new KnnClassifier({ k: 1 }).fit(x, [7, 7, 3, 3, 1000, 1000]);
+    expect(sparse.classes).toEqual([3, 7, 1000]);
+    expect(Array.from(await sparse.predict(q))).toEqual([7, 3, 1000, 7]);
+    await sparse.dispose();
+  });
+
+  it('per-call options are checked (BAD_OPTION)', async () => {
     const knn = new KnnClassifier().fit(train, labels);
-    await expect(knn.predict(train, { onProgress: 3 as unknown as () => void })).rejects.toThrow(TypeError);
-    await expect(knn.predict(train, { verbose: true } as never)).rejects.toThrow(TypeError);
-    await expect(knn.kneighbors(train, { k: 0 })).rejects.toThrow(RangeError);
-    await expect(knn.kneighbors(train, { k: 21 })).rejects.toThrow(RangeError);
+    await expectRejects(knn.predict(train, { onProgress: 3 as unknown as () => void }), 'BAD_OPTION');
+    await expectRejects(knn.predict(train, { verbose: true } as never), 'BAD_OPTION');
+    await expectRejects(knn.predictProba(train, 'fast' as never), 'BAD_OPTION');
+    await expectRejects(knn.kneighbors(train, { k: 0 }), 'BAD_OPTION');
+    await expectRejects(knn.kneighbors(train, { k: 21 }), 'BAD_OPTION');
+    await expectRejects(knn.kneighbors(train, { k: 2, verbose: true } as never), 'BAD_OPTION');
+    await expectRejects(knn.kneighbors(train, 'k=2' as never), 'BAD_OPTION');
     await expectRejects(knn.score(train, randomLabels(3, 2, 1)), 'COUNT_MISMATCH');
-    knn.dispose();
+    await knn.dispose();
+  });
+
+  it('score agrees with accuracy() on every input, empty and mismatched included', async () => {
+    const knn = new KnnClassifier({ k: 3 }).fit(train, labels);
+    const pred = await knn.predict(train);
+    const outcome = async (f: () => Promise<number> | number) => {
+      try {
+        return { value: await f() };
+      } catch (e) {
+        return { code: (e as FashionMnistError).code };
+      }
+    };
+    const cases: [Float32Array, ArrayLike<number>, ArrayLike<number>][] = [
+      [train, labels, pred],
+      [train, Array.from(pred), pred],
+      [train, Array.from(pred, (p) => p + 0.5), pred], // labels that are not classes simply never match
+      [train.subarray(0, 4 * 4), Array.from(labels).slice(0, 4), pred.subarray(0, 4)],
+      [new Float32Array(0), [], new Int32Array(0)],
+      [train, [], pred],
+      [train.subarray(0, 8), [1, 2, 3], pred.subarray(0, 2)],
+    ];
+    for (const [x, y, p] of cases) {
+      const got = await outcome(() => knn.score(x, y));
+      expect(got).toEqual(await outcome(() => accuracy(y, p)));
+    }
+    expect(await outcome(() => knn.score(new Float32Array(0), []))).toEqual({ code: 'BAD_INPUT' });
+    expect(await outcome(() => knn.score(train, [0]))).toEqual({ code: 'COUNT_MISMATCH' });
+    // Tensors: the same numbers as arrays, one-hot decoded.
+    const yt = tf.oneHot(tf.tensor1d(labels, 'int32'), 2);
+    expect(await knn.score(tf.tensor2d(train, [20, 4]), yt)).toBe(accuracy(labels, pred));
+    tf.dispose(yt);
+    await knn.dispose();
+  });
+});
+
+describe('KnnClassifier without a backend', () => {
+  it('fit (and distanceMatrix) say NO_BACKEND when no tfjs backend is registered (child process)', () => {
+    // A process of its own: this one has the test backends registered, and the engine is a global.
+    const script = fileURLToPath(new URL('./fixtures/no-backend.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '')).toEqual({
+      fit: 'NO_BACKEND',
+      distanceMatrix: 'NO_BACKEND',
+    });
   });
 });
