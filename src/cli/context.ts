@@ -350,7 +350,7 @@ export async function loadData(out: Out, flags: DataFlags): Promise<FashionMnist
 /** Writes a text file, creating its directory; returns the absolute path. A system error is `IO_ERROR`. */
 export async function writeText(path: string, text: string): Promise<string> {
   const abs = resolve(path);
-  return withIoErrors(`cannot write ${path}`, abs, async () => {
+  return withIoErrors('writing the file', abs, async () => {
     await mkdir(dirname(abs), { recursive: true });
     await writeFile(abs, text);
     return abs;

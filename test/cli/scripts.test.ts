@@ -126,7 +126,8 @@ describe('output paths are checked before the work, and typed', () => {
     const r = await cli(['data', '--data-dir', data, '--no-download', '--json']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).not.toMatch(STACK_LINE);
-    expect(['IO_ERROR', 'BAD_GZIP', 'BAD_MAGIC', 'NOT_FOUND']).toContain(json(r.stdout).error.code);
+    expect(json(r.stdout).error.code).toBe('IO_ERROR');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it.skipIf(!HAS_DEV_FULL)(
@@ -151,7 +152,9 @@ describe('output paths are checked before the work, and typed', () => {
       expect(out.accuracy).toBeGreaterThan(0.5);
       expect(out.error.code).toBe('IO_ERROR');
       expect(out.error.message).toContain('ENOSPC');
-      expect(knn.stderr).toMatch(/fashion-mnist: writing the report \(\/dev\/full\): no space left/);
+      expect(knn.stderr).toMatch(
+        /fashion-mnist: writing the file \(\/dev\/full\): no space left on the device \(ENOSPC/,
+      );
       expect(knn.stderr).not.toMatch(STACK_LINE);
 
       const text = await cli(['erase-preview', '--count', '3', '--draws', '1', '--out', '/dev/full']);
