@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, createDeflate } from 'node:zlib';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/cli/image.js';
 import { runCli } from '../../src/cli/program.js';
@@ -190,7 +191,7 @@ describe('knn --workers', () => {
     expect([a.workers, b.workers]).toEqual([1, 2]);
     expect(b.confusion).toEqual(a.confusion);
     expect(b.correct).toBe(a.correct);
-  }, 120_000);
+  }, 300_000);
 
   it('rejects a bad count', async () => {
     const r = await cli(['knn', '--workers', '0']);
@@ -305,6 +306,43 @@ async function pngBomb(size: number): Promise<Buffer> {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+describe('failures leave no tensors behind', () => {
+  it.skipIf(!HAS_DEV_FULL)(
+    'predict with a bad file, and knn / evaluate whose report cannot be written',
+    async () => {
+      const { test } = await loadSample();
+      const good = join(dir, 'leak-good.png');
+      writeFileSync(good, encodePng({ data: test.images.slice(0, 784), width: 28, height: 28, channels: 1 }));
+      const bad = join(dir, 'leak-bad.png');
+      writeFileSync(bad, 'not a picture');
+      for (const args of [
+        ['predict', good, bad, '--backend', 'wasm', '--quiet'],
+        [
+          'knn',
+          '--sample',
+          '--workers',
+          '1',
+          '--test-size',
+          '20',
+          '--train-size',
+          '300',
+          '--backend',
+          'wasm',
+        ],
+        ['evaluate', '--sample', '--test-size', '20', '--backend', 'wasm'],
+      ]) {
+        const run = args[0] === 'predict' ? args : [...args, '--quiet', '--report', '/dev/full'];
+        await cli(run); // the first run may initialise the backend and cache kernels
+        const before = tf.memory().numTensors;
+        const r = await cli(run);
+        expect(r.code, r.stderr).toBe(2);
+        expect(tf.memory().numTensors - before, args[0]).toBe(0);
+      }
+    },
+    300_000,
+  );
+});
 
 describe('image size limits', () => {
   it('a PNG bomb (20000×20000) fails with TOO_LARGE in under 2 s and 300 MB of extra memory', async () => {
