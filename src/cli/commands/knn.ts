@@ -158,7 +158,7 @@ export function knnCommand(io: CliIo): Command {
           k: flags.k,
           weights: flags.weights,
           metric: flags.metric,
-          backend: poolBackend !== null && workers > 1 ? poolBackend : backend,
+          backend,
           workers,
           seconds,
           isSample: data.isSample,
