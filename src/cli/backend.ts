@@ -18,7 +18,7 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
  * message names the package to install.
  */
 export async function setUpBackend(
-  choice: BackendChoice,
+  choice: BackendChoice | undefined,
   options: { training?: boolean } = {},
 ): Promise<string> {
   // The CLI's users chose a backend already (or let `auto` choose); tfjs's "install tfjs-node" banner and other
@@ -27,7 +27,7 @@ export async function setUpBackend(
   const trainingKernels = Boolean(options.training);
   try {
     const chosen =
-      choice === 'auto'
+      choice === undefined || choice === 'auto'
         ? await useFastestBackend({ trainingKernels })
         : await selectBackend(choice as BackendCandidate, { trainingKernels });
     return chosen.backend;

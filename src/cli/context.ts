@@ -10,6 +10,7 @@ import { type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
 import { createProgressBar, type ProgressBar, type ProgressStream } from '../report/progress.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
+import { ioError, isErrnoError, withIoErrors } from './paths.js';
 
 /**
  * Streams and environment of one CLI run; tests pass their own to run the CLI in-process.
@@ -28,12 +29,18 @@ export interface CliIo {
   env?: Record<string, string | undefined>;
 }
 
-/** Flags every command has. */
+/** Flags every command has (`backend` only on the commands that run TensorFlow.js). */
 export interface CommonFlags {
-  backend: BackendChoice;
+  backend?: BackendChoice;
   quiet?: boolean;
   json?: boolean;
 }
+
+/**
+ * Errors that a command has already put into its `--json` result (a write that failed after the work was done):
+ * runCli exits 2 for them without printing a second JSON object.
+ */
+export const REPORTED_IN_JSON = new WeakSet<object>();
 
 /** Flags of the commands that read the data set. */
 export interface DataFlags {
@@ -54,6 +61,16 @@ export interface Out {
   json(value: unknown): void;
   /** A progress bar on stderr, drawn only on a TTY and without `--quiet`. */
   bar(label: string, total: number): ProgressBar;
+  /**
+   * Ends a step: on a terminal the bar's last state becomes `message`; elsewhere (a pipe, a CI log) `message`
+   * is one line on stderr, so scripts see each epoch and phase. Nothing with `--quiet`.
+   */
+  done(bar: ProgressBar, message: string): void;
+  /**
+   * Ends a command whose work is done but whose output could not be written: with `--json` the error is
+   * already in the printed object, so it is marked as reported; throws it, for exit code 2.
+   */
+  fail(error: FashionMnistError): never;
 }
 
 export function makeOut(io: CliIo, flags: CommonFlags): Out {
@@ -72,25 +89,92 @@ export function makeOut(io: CliIo, flags: CommonFlags): Out {
     bar(label, total) {
       return createProgressBar({ label, total, stream: io.stderr, quiet: Boolean(flags.quiet) });
     },
+    done(bar, message) {
+      if (bar.active) bar.finish(message);
+      else if (!flags.quiet) io.stderr.write(`${message}\n`);
+    },
+    fail(error) {
+      if (flags.json) REPORTED_IN_JSON.add(error);
+      throw error;
+    },
   };
 }
 
-/** Adds `--backend`, `--quiet` and `--json` to a command. */
-export function commonOptions(cmd: Command): Command {
+/** `{ code, message }` of an error, for the `error` field of a `--json` result. */
+export function errorJson(e: FashionMnistError): { code: string; message: string } {
+  return { code: e.code, message: e.message };
+}
+
+/**
+ * Runs a write that comes after the work (a report, a picture): a failure is returned as a typed error instead
+ * of thrown, so that the command still prints its result before exiting with code 2.
+ */
+export async function afterWork<T>(
+  what: string,
+  path: string,
+  write: () => Promise<T>,
+): Promise<{ value?: T; error?: FashionMnistError }> {
+  try {
+    return { value: await withIoErrors(what, path, write) };
+  } catch (e) {
+    if (e instanceof FashionMnistError) return { error: e };
+    throw e;
+  }
+}
+
+/**
+ * An option that is another name for `target` (the attribute of the option it stands for), hidden from the
+ * help: torchvision's reference scripts call `--out` `--output-dir`, `--data-dir` `--data-path`, and so on.
+ */
+export class AliasOption extends Option {
+  constructor(
+    flags: string,
+    private readonly target: string,
+  ) {
+    super(flags);
+    this.hideHelp();
+  }
+
+  override attributeName(): string {
+    return this.target;
+  }
+}
+
+/** Adds `--quiet` and `--json`, which every command has. */
+export function outputOptions(cmd: Command): Command {
   return cmd
-    .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend; auto picks the fastest installed')
-        .choices(BACKEND_CHOICES)
-        .default('auto'),
+    .option(
+      '-q, --quiet',
+      'no progress bars or messages, only results and errors (without it, a pipe gets one line per step)',
     )
-    .option('-q, --quiet', 'no progress bars or messages, only results and errors')
-    .option('--json', 'print one JSON object with the results (for scripts)');
+    .option(
+      '--json',
+      'print one JSON object with the results, or { "error": { code, message } } (for scripts)',
+    );
+}
+
+/** Adds `--backend`, for the commands that run TensorFlow.js. */
+export function backendOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--backend <name>', 'TensorFlow.js backend; auto picks the fastest installed')
+      .choices(BACKEND_CHOICES)
+      .default('auto'),
+  );
+}
+
+/** Adds `--backend`, `--quiet` and `--json` to a command that runs TensorFlow.js. */
+export function commonOptions(cmd: Command): Command {
+  return outputOptions(backendOption(cmd));
 }
 
 /** Adds the options that say where the data set is. */
 export function dataOptions(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', 'directory with the four Fashion-MNIST .gz files (default: the usual search)')
+    .option(
+      '--data-dir <dir>',
+      'directory with the four Fashion-MNIST .gz files (default: the usual search; alias --data-path)',
+    )
+    .addOption(new AliasOption('--data-path <dir>', 'dataDir'))
     .option('--sample', 'use the small sample shipped in the package (results are marked SAMPLE)')
     .option('--no-download', 'do not download when no local copy is found');
 }
@@ -130,7 +214,7 @@ export function numArg(name: string, min = -Infinity, max = Infinity) {
 const SHARED_OPTIONS = {
   'train-size': { flags: '--train-size <n>', parse: intArg('--train-size', 1) },
   'test-size': { flags: '--test-size <n>', parse: intArg('--test-size', 1) },
-  'batch-size': { flags: '--batch-size <n>', parse: intArg('--batch-size', 1) },
+  'batch-size': { flags: '-b, --batch-size <n>', parse: intArg('--batch-size', 1) },
   report: { flags: '--report <file>', parse: undefined },
 } as const;
 
@@ -234,7 +318,10 @@ export async function loadData(out: Out, flags: DataFlags): Promise<FashionMnist
     const data = flags.sample
       ? await loadSample({ onProgress })
       : await loadFashionMnist({ dir: flags.dataDir, download: flags.download, onProgress });
-    bar.finish(`data: ${data.train.count} training + ${data.test.count} test images (${data.source.kind})`);
+    out.done(
+      bar,
+      `data: ${data.train.count} training + ${data.test.count} test images (${data.source.kind})`,
+    );
     if (data.isSample) {
       out.warn(
         'SAMPLE: using the small embedded sample (6,000 training / 1,000 test images); results are not comparable with published figures.',
@@ -249,6 +336,8 @@ export async function loadData(out: Out, flags: DataFlags): Promise<FashionMnist
         cause: e,
       });
     }
+    // A file the loader could not read (a directory in a .gz file's place, no permission): the user's to fix.
+    if (isErrnoError(e)) throw ioError(e, 'reading the data set', flags.dataDir);
     throw e;
   } finally {
     if (out.io.env) {
@@ -258,12 +347,14 @@ export async function loadData(out: Out, flags: DataFlags): Promise<FashionMnist
   }
 }
 
-/** Writes a text file, creating its directory; returns the absolute path. */
+/** Writes a text file, creating its directory; returns the absolute path. A system error is `IO_ERROR`. */
 export async function writeText(path: string, text: string): Promise<string> {
   const abs = resolve(path);
-  await mkdir(dirname(abs), { recursive: true });
-  await writeFile(abs, text);
-  return abs;
+  return withIoErrors('writing the file', abs, async () => {
+    await mkdir(dirname(abs), { recursive: true });
+    await writeFile(abs, text);
+    return abs;
+  });
 }
 
 /** Formats a 0..1 fraction as a percentage with two decimals. */

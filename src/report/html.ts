@@ -4,7 +4,10 @@
 
 import { CLASS_NAMES } from '../data/catalog.js';
 import { FashionMnistError } from '../errors.js';
+import { perClassMetrics } from '../metrics/metrics.js';
 import { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
+import { grayPngDataUri } from './png-encode.js';
+import { renderConfusionSvg } from './svg.js';
 
 /**
  * One epoch of a training curve; the shape of `trainCnn`'s `EpochLog`, of which only these fields are read.
@@ -97,173 +100,7 @@ function pct(x: number, digits = 2): string {
   return Number.isFinite(x) ? `${(x * 100).toFixed(digits)} %` : '–';
 }
 
-// --- PNG, written by hand: a grayscale image in stored (uncompressed) deflate blocks. Tiny images compress
-// little anyway, and this keeps the report universal (no zlib, no canvas).
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function adler32(bytes: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    a = (a + bytes[i]) % 65521;
-    b = (b + a) % 65521;
-  }
-  return ((b << 16) | a) >>> 0;
-}
-
-/**
- * Encodes 8-bit grayscale pixels as a PNG file (no compression), for data URIs in HTML and SVG.
- *
- * @example
- * ```ts
- * const png = encodeGrayPng(test.images.subarray(0, 784), 28, 28);
- * const url = `data:image/png;base64,${bytesToBase64(png)}`;
- * ```
- */
-export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Uint8Array {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(
-      `encodeGrayPng: width and height must be positive integers, received ${width}×${height}`,
-    );
-  }
-  if (pixels.length !== width * height) {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `encodeGrayPng: ${pixels.length} pixels do not make a ${width}×${height} image (${width * height})`,
-    );
-  }
-  const raw = new Uint8Array((width + 1) * height);
-  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  const blocks = Math.max(1, Math.ceil(raw.length / 65535));
-  const zlib = new Uint8Array(2 + raw.length + 5 * blocks + 4);
-  zlib[0] = 0x78;
-  zlib[1] = 0x01;
-  let at = 2;
-  for (let b = 0; b < blocks; b++) {
-    const start = b * 65535;
-    const len = Math.min(65535, raw.length - start);
-    zlib[at++] = b === blocks - 1 ? 1 : 0;
-    zlib[at++] = len & 0xff;
-    zlib[at++] = len >>> 8;
-    zlib[at++] = ~len & 0xff;
-    zlib[at++] = (~len >>> 8) & 0xff;
-    zlib.set(raw.subarray(start, start + len), at);
-    at += len;
-  }
-  new DataView(zlib.buffer).setUint32(at, adler32(raw));
-
-  const chunk = (type: string, data: Uint8Array): Uint8Array => {
-    const out = new Uint8Array(12 + data.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, data.length);
-    for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-    out.set(data, 8);
-    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    return out;
-  };
-  const ihdr = new Uint8Array(13);
-  const hv = new DataView(ihdr.buffer);
-  hv.setUint32(0, width);
-  hv.setUint32(4, height);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // grayscale
-  const parts = [
-    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib),
-    chunk('IEND', new Uint8Array(0)),
-  ];
-  const png = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    png.set(p, o);
-    o += p.length;
-  }
-  return png;
-}
-
-/**
- * Base64 of bytes, for data URIs; works in browsers and Node without `Buffer`.
- *
- * @example
- * ```ts
- * bytesToBase64(new Uint8Array([104, 105])); // 'aGk='
- * ```
- */
-export function bytesToBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
 // --- Pieces of the page.
-
-function heatColour(value: number): string {
-  // White to deep blue; light enough at the low end that dark text stays readable.
-  const t = Math.max(0, Math.min(1, value));
-  const r = Math.round(255 - t * (255 - 16));
-  const g = Math.round(255 - t * (255 - 63));
-  const b = Math.round(255 - t * (255 - 140));
-  return `rgb(${r},${g},${b})`;
-}
-
-function confusionSvg(confusion: readonly (readonly number[])[], names: readonly string[]): string {
-  const k = confusion.length;
-  const cell = 44;
-  const left = 110;
-  const top = 110;
-  const size = left + k * cell + 50;
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" data-testid="confusion" viewBox="0 0 ${size} ${top + k * cell + 40}" width="${size}" role="img" aria-label="Confusion matrix">`,
-  );
-  for (let t = 0; t < k; t++) {
-    const rowSum = confusion[t].reduce((a, b) => a + b, 0);
-    parts.push(
-      `<text x="${left - 6}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end" class="axis">${escapeHtml(names[t] ?? String(t))}</text>`,
-    );
-    for (let p = 0; p < k; p++) {
-      const count = confusion[t][p];
-      const share = rowSum > 0 ? count / rowSum : 0;
-      const x = left + p * cell;
-      const y = top + t * cell;
-      parts.push(
-        `<g class="cell" data-truth="${t}" data-pred="${p}" data-count="${count}"><rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${heatColour(share)}" stroke="#fff"/>` +
-          `<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.5 ? '#fff' : '#222'}" class="count">${count}</text>` +
-          `<title>${escapeHtml(`${names[t] ?? t} predicted as ${names[p] ?? p}: ${count} (${pct(share, 1)} of the row)`)}</title></g>`,
-      );
-    }
-  }
-  for (let p = 0; p < k; p++) {
-    const x = left + p * cell + cell / 2;
-    parts.push(
-      `<text transform="translate(${x + 4},${top - 6}) rotate(-50)" class="axis">${escapeHtml(names[p] ?? String(p))}</text>`,
-    );
-  }
-  parts.push(
-    `<text x="${left + (k * cell) / 2}" y="${top + k * cell + 28}" text-anchor="middle" class="label">predicted class</text>`,
-    `<text transform="translate(14,${top + (k * cell) / 2}) rotate(-90)" text-anchor="middle" class="label">true class</text>`,
-    '</svg>',
-  );
-  return parts.join('');
-}
 
 interface Series {
   name: string;
@@ -297,7 +134,7 @@ function lineChartSvg(id: string, title: string, series: Series[], unitPercent: 
   const yOf = (v: number) => m.top + (1 - (v - lo) / (hi - lo)) * (h - m.top - m.bottom);
   const fmt = (v: number) => (unitPercent ? `${(v * 100).toFixed(1)}%` : v.toFixed(3));
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" data-testid="${id}" viewBox="0 0 ${w} ${h}" width="${w}" role="img" aria-label="${escapeHtml(title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-testid="${id}" viewBox="0 0 ${w} ${h}" width="${w}" role="img" aria-label="${escapeHtml(title)}">`,
     `<text x="${w / 2}" y="18" text-anchor="middle" class="title">${escapeHtml(title)}</text>`,
   ];
   for (let g = 0; g <= 4; g++) {
@@ -343,26 +180,14 @@ function lineChartSvg(id: string, title: string, series: Series[], unitPercent: 
 }
 
 function perClassRows(confusion: readonly (readonly number[])[], names: readonly string[]): string {
-  const k = confusion.length;
-  const rows: string[] = [];
-  for (let c = 0; c < k; c++) {
-    const tp = confusion[c][c];
-    let predicted = 0;
-    let support = 0;
-    for (let i = 0; i < k; i++) {
-      predicted += confusion[i][c];
-      support += confusion[c][i];
-    }
-    const precision = predicted === 0 ? 0 : tp / predicted;
-    const recall = support === 0 ? 0 : tp / support;
-    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-    const bar = (v: number) =>
-      `<span class="bar"><span style="width:${(v * 100).toFixed(1)}%"></span></span> ${pct(v, 1)}`;
-    rows.push(
-      `<tr data-class="${c}"><td>${c}</td><td>${escapeHtml(names[c] ?? String(c))}</td><td>${bar(precision)}</td><td>${bar(recall)}</td><td>${f1.toFixed(3)}</td><td>${support}</td></tr>`,
-    );
-  }
-  return rows.join('');
+  const bar = (v: number) =>
+    `<span class="bar"><span style="width:${(v * 100).toFixed(1)}%"></span></span> ${pct(v, 1)}`;
+  return perClassMetrics(confusion, names)
+    .map(
+      (c) =>
+        `<tr data-class="${c.index}"><td>${c.index}</td><td>${escapeHtml(c.name)}</td><td>${bar(c.precision)}</td><td>${bar(c.recall)}</td><td>${c.f1.toFixed(3)}</td><td>${c.support}</td></tr>`,
+    )
+    .join('');
 }
 
 function gridHtml(ex: ReportExamples, names: readonly string[]): string {
@@ -372,7 +197,12 @@ function gridHtml(ex: ReportExamples, names: readonly string[]): string {
   const cells: string[] = [];
   let wrong = 0;
   for (let i = 0; i < count; i++) {
-    const png = encodeGrayPng(ex.images.subarray(i * px, (i + 1) * px), ex.width, ex.height);
+    const uri = grayPngDataUri(
+      'renderHtmlReport',
+      ex.images.subarray(i * px, (i + 1) * px),
+      ex.width,
+      ex.height,
+    );
     const truth = ex.labels[i];
     const pred = ex.predictions[i];
     const ok = truth === pred;
@@ -383,7 +213,7 @@ function gridHtml(ex: ReportExamples, names: readonly string[]): string {
       : `${names[truth] ?? truth}, predicted as ${name}`;
     cells.push(
       `<figure class="${ok ? 'ok' : 'bad'}" data-truth="${truth}" data-pred="${pred}">` +
-        `<img src="data:image/png;base64,${bytesToBase64(png)}" width="${ex.width * 2}" height="${ex.height * 2}" alt="${escapeHtml(alt)}">` +
+        `<img src="${uri}" width="${ex.width * 2}" height="${ex.height * 2}" alt="${escapeHtml(alt)}">` +
         `<figcaption><b>${escapeHtml(name)}</b><br>${pct(ex.confidences[i], 1)}${ok ? '' : `<br><small>true: ${escapeHtml(names[truth] ?? String(truth))}</small>`}</figcaption></figure>`,
     );
   }
@@ -399,8 +229,8 @@ h1{margin:0 0 4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom
 table{border-collapse:collapse;background:#fff}td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 .bar{display:inline-block;width:90px;height:9px;background:#eee;vertical-align:middle;border-radius:2px}
 .bar span{display:block;height:100%;background:${BLUE};border-radius:2px}
-svg text{font-size:11px;fill:#333}svg .title{font-size:13px;font-weight:600}svg .label{font-size:12px;fill:#555}
-svg .grid{stroke:#e4e4e4}svg .count{font-size:11px}
+svg.chart text{font-size:11px;fill:#333}svg.chart .title{font-size:13px;font-weight:600}svg.chart .label{font-size:12px;fill:#555}
+svg.chart .grid{stroke:#e4e4e4}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(86px,1fr));gap:8px}
 figure{margin:0;text-align:center;background:#fff;padding:6px 2px;border-radius:4px;border:2px solid transparent}
@@ -501,8 +331,13 @@ export function renderHtmlReport(data: HtmlReportData): string {
   }
   sections.push(
     '<h2>Confusion matrix</h2>',
-    '<p>Rows are the true class, columns the prediction; the shade is the share of the row.</p>',
-    confusionSvg(data.confusion, names),
+    '<p>Rows are the true class, columns the prediction; the diagonal (right) is blue, mistakes red, darker for a larger share of the row.</p>',
+    renderConfusionSvg(
+      'renderHtmlReport',
+      data.confusion,
+      { classNames: names, title: '' },
+      ' data-testid="confusion"',
+    ),
     '<h2>Per class</h2>',
     `<table data-testid="per-class"><tr><th>#</th><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${perClassRows(data.confusion, names)}</table>`,
   );

@@ -2,7 +2,8 @@
 // (augmentation before/after, CNN predictions with a coloured frame for wrong answers) are all a
 // grid of small images, upscaled, separated by padding, optionally framed.
 
-import { checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { FashionMnistError } from '../errors.js';
+import { badOption, checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 /**
  * An RGB colour, each component 0..255.
@@ -106,7 +107,7 @@ function nonNegativeInt(name: string, value: unknown, min: number): number {
 
 function checkRgb(name: string, value: unknown): Rgb {
   if (!Array.isArray(value)) {
-    throw new TypeError(
+    throw badOption(
       `composeImageGrid: ${name} must be [r, g, b] with integers 0..255, received ${show(value)}`,
     );
   }
@@ -114,7 +115,7 @@ function checkRgb(name: string, value: unknown): Rgb {
     value.length !== 3 ||
     !value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255)
   ) {
-    throw new RangeError(
+    throw badOption(
       `composeImageGrid: ${name} must be [r, g, b] with integers 0..255, received ${show(value)}`,
     );
   }
@@ -144,7 +145,7 @@ export function composeImageGrid(
   options: ImageGridOptions = {},
 ): RasterImage {
   if (!Array.isArray(cells)) {
-    throw new TypeError(`composeImageGrid: cells must be an array, received ${show(cells)}`);
+    throw badOption(`composeImageGrid: cells must be an array, received ${show(cells)}`);
   }
   const o = mergeOptions('composeImageGrid', GRID_DEFAULTS, options);
   const n = cells.length;
@@ -157,7 +158,7 @@ export function composeImageGrid(
   const background = checkRgb('background', o.background);
   const range = o.valueRange;
   if (!Array.isArray(range)) {
-    throw new TypeError(
+    throw badOption(
       `composeImageGrid: valueRange must be [low, high] with low < high, received ${show(range)}`,
     );
   }
@@ -167,7 +168,7 @@ export function composeImageGrid(
     !Number.isFinite(range[1]) ||
     range[0] >= range[1]
   ) {
-    throw new RangeError(
+    throw badOption(
       `composeImageGrid: valueRange must be [low, high] with low < high, received ${show(range)}`,
     );
   }
@@ -179,11 +180,12 @@ export function composeImageGrid(
     if (image) {
       const ch = image.channels ?? 1;
       if (ch !== 1 && ch !== 3)
-        throw new RangeError(`composeImageGrid: cell ${i} channels must be 1 or 3, received ${show(ch)}`);
+        throw badOption(`composeImageGrid: cell ${i} channels must be 1 or 3, received ${show(ch)}`);
       nonNegativeInt(`cells[${i}].height`, image.height, 1);
       nonNegativeInt(`cells[${i}].width`, image.width, 1);
       if (image.pixels.length !== image.height * image.width * ch) {
-        throw new RangeError(
+        throw new FashionMnistError(
+          'BAD_SHAPE',
           `composeImageGrid: cell ${i} needs ${image.height * image.width * ch} values, received ${image.pixels.length}`,
         );
       }

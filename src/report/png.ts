@@ -1,72 +1,87 @@
-// Node-only PNG encoding (pngjs needs zlib and Buffer): export from src/node.ts, never from the
-// universal entry. Browsers can draw a RasterImage onto a canvas with ImageData instead.
+// Node-only PNG files: encoding with zlib's deflate (through the one PNG encoder in png-encode.ts), decoding with
+// pngjs, writing to disk. Exported from src/node.ts, never from a universal entry; the HTML report and the SVG
+// pictures use the same encoder with uncompressed blocks instead.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { FashionMnistError } from '../errors.js';
-import { show } from '../internal/validate.js';
+import { badOption, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import type { RasterImage } from './image-grid.js';
-
-// PNG colour types for 8-bit gray, RGB and RGBA, the three layouts a RasterImage can have.
-const COLOR_TYPE = { 1: 0, 3: 2, 4: 6 } as const;
-
-function checkRaster(where: string, image: RasterImage): void {
-  if (image === null || typeof image !== 'object' || !(image.data instanceof Uint8Array)) {
-    throw new TypeError(
-      `${where}: image must be { data: Uint8Array, width, height, channels }, received ${show(image)}`,
-    );
-  }
-  const { width, height, channels } = image;
-  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
-    throw new RangeError(
-      `${where}: width and height must be integers >= 1, received ${show(width)}×${show(height)}`,
-    );
-  }
-  if (channels !== 1 && channels !== 3 && channels !== 4) {
-    throw new RangeError(`${where}: channels must be 1, 3 or 4, received ${show(channels)}`);
-  }
-  if (image.data.length !== width * height * channels) {
-    throw new RangeError(
-      `${where}: a ${width}×${height}×${channels} image needs ${width * height * channels} bytes, received ${image.data.length}`,
-    );
-  }
-}
+import { encodePngWith } from './png-encode.js';
 
 /**
- * Encodes a gray, RGB or RGBA {@link RasterImage} as PNG bytes (8 bits per sample, same colour type).
+ * The largest image, in pixels (width × height), that {@link decodePng} and the CLI's JPEG reader decode:
+ * 50 megapixels (e.g. 8660 × 5773). A PNG's size is read from its header before anything is inflated, so a
+ * small file that claims a huge image (a "PNG bomb") is refused at once, with `TOO_LARGE`.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+/**
+ * Encodes a gray, RGB or RGBA {@link RasterImage} as PNG bytes (8 bits per sample, same colour type,
+ * deflate-compressed).
  *
+ * @throws FashionMnistError `BAD_OPTION` for a malformed raster, `BAD_SHAPE` when `data` has the wrong length.
  * @example
  * ```ts
  * const bytes = encodePng(composeImageGrid(images, { columns: 8, scale: 3 }));
  * ```
  */
 export function encodePng(image: RasterImage): Uint8Array {
-  checkRaster('encodePng', image);
-  const colorType = COLOR_TYPE[image.channels];
-  const data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  const png = { width: image.width, height: image.height, data } as unknown as pngjs.PNG;
-  const out = pngjs.PNG.sync.write(png, {
-    colorType,
-    inputColorType: colorType,
-    inputHasAlpha: image.channels === 4,
-    bitDepth: 8,
+  return encodePngWith('encodePng', image, (raw) => {
+    const z = deflateSync(raw);
+    return new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
   });
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Options of {@link decodePng}. */
+export interface DecodePngOptions {
+  /** Largest width × height accepted (default {@link MAX_IMAGE_PIXELS}). */
+  maxPixels?: number;
+}
+
+const DECODE_DEFAULTS: Readonly<DecodePngOptions> = Object.freeze({ maxPixels: MAX_IMAGE_PIXELS });
+
+/** Width and height from a PNG's IHDR chunk, or null when the bytes do not start like a PNG. */
+export function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length < 24 || sig.some((b, i) => bytes[i] !== b)) return null;
+  // Bytes 12..15 name the first chunk, which must be IHDR; width and height follow as big-endian uint32.
+  if (String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) !== 'IHDR') return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** The TOO_LARGE error for an image of `width × height` above `max` pixels; `name` is the file, for messages. */
+export function imageTooLarge(name: string, width: number, height: number, max: number): FashionMnistError {
+  return new FashionMnistError(
+    'TOO_LARGE',
+    `${name}: the image is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} megapixels), more than ` +
+      `the ${(max / 1e6).toFixed(0)} megapixels allowed; scale it down first (Fashion-MNIST images are 28×28)`,
+  );
 }
 
 /**
  * Decodes PNG bytes into an RGBA {@link RasterImage} (any PNG pngjs reads; 16-bit samples are scaled
- * to 8 bits). Mostly for tests and for comparing pictures.
+ * to 8 bits). The size is checked from the header before decoding.
  *
+ * @throws FashionMnistError `TOO_LARGE` for more than `maxPixels` pixels, `BAD_INPUT` for bytes that are not a
+ * readable PNG, `BAD_OPTION` for bad arguments.
  * @example
  * ```ts
  * const { width, height, data } = decodePng(await readFile('grid.png'));
  * ```
  */
-export function decodePng(bytes: Uint8Array): RasterImage {
+export function decodePng(bytes: Uint8Array, options?: DecodePngOptions): RasterImage {
   if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`decodePng: bytes must be a Uint8Array, received ${show(bytes)}`);
+    throw badOption(`decodePng: bytes must be a Uint8Array, received ${show(bytes)}`);
+  }
+  const o = mergeOptions('decodePng', DECODE_DEFAULTS, options);
+  const max = checkNumber('decodePng', 'maxPixels', o.maxPixels, { integer: true, min: 1 });
+  const size = pngSize(bytes);
+  if (size !== null && size.width * size.height > max) {
+    throw imageTooLarge('decodePng', size.width, size.height, max);
   }
   let png: pngjs.PNG;
   try {
@@ -75,9 +90,7 @@ export function decodePng(bytes: Uint8Array): RasterImage {
     throw new FashionMnistError(
       'BAD_INPUT',
       `decodePng: not a readable PNG (${(cause as Error).message ?? cause})`,
-      {
-        cause,
-      },
+      { cause },
     );
   }
   return {
@@ -91,6 +104,7 @@ export function decodePng(bytes: Uint8Array): RasterImage {
 /**
  * Encodes a {@link RasterImage} as PNG and writes it to `path`, creating missing directories.
  *
+ * @throws FashionMnistError `IO_ERROR` when the file cannot be written (the cause has the system error).
  * @example
  * ```ts
  * await writePng('docs/images/random-erasing.png', composeImageGrid(cells, { columns: 10, scale: 3 }));
@@ -98,9 +112,14 @@ export function decodePng(bytes: Uint8Array): RasterImage {
  */
 export async function writePng(path: string, image: RasterImage): Promise<void> {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`writePng: path must be a non-empty string, received ${show(path)}`);
+    throw badOption(`writePng: path must be a non-empty string, received ${show(path)}`);
   }
   const bytes = encodePng(image);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, bytes);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new FashionMnistError('IO_ERROR', `writePng: cannot write ${path} (${code})`, { path, cause });
+  }
 }

@@ -14,7 +14,7 @@
 //    like a Fashion-MNIST image saved as PNG) is kept, so round trips stay faithful.
 
 import { FashionMnistError } from '../errors.js';
-import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 /**
  * A decoded picture in RGBA order, 8 bits per channel (what `pngjs`, `jpeg-js` with `formatAsRGBA` and a
@@ -51,6 +51,12 @@ export interface FashionMnistImageOptions {
   sharpen?: boolean;
   /** Output edge in pixels (default 28). */
   size?: number;
+  /**
+   * Keep an image that is already `size × size`, gray (R = G = B) and opaque as it is: no trimming, resizing
+   * or sharpening, only the negation `invert` decides (default `true`), so a data-set image saved as PNG comes
+   * back byte for byte.
+   */
+  passThrough?: boolean;
 }
 
 /**
@@ -78,7 +84,16 @@ const IMAGE_DEFAULTS: Readonly<FashionMnistImageOptions> = Object.freeze({
   trim: true,
   sharpen: true,
   size: 28,
+  passThrough: true,
 });
+
+/** True when the RGBA image is gray (R = G = B) and fully opaque everywhere. */
+function isOpaqueGray(data: ArrayLike<number>): boolean {
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] !== 255 || data[i] !== data[i + 1] || data[i] !== data[i + 2]) return false;
+  }
+  return true;
+}
 
 /** Gray value of an RGBA pixel over a white background (transparent areas count as the white studio backdrop). */
 function grayAt(data: ArrayLike<number>, i: number): number {
@@ -147,8 +162,12 @@ function sharpen(src: Float64Array, w: number, h: number): Float64Array {
  * resize the longest edge to 28, sharpen, centre on a 28 × 28 canvas, negate when the background is light. See
  * the module comment (and `docs/cli.md`) for how this follows the data set's own recipe and where it differs.
  *
- * @throws TypeError / RangeError for bad options or an image whose `data` does not match `width × height × 4`;
- * FashionMnistError `BAD_INPUT` for an image that is a single colour (nothing to classify).
+ * An image that is already in the data set's format (`size × size`, gray, opaque: a Fashion-MNIST image saved
+ * as PNG) is passed through unchanged, only negated when `invert` says so (`passThrough: false` processes it
+ * like any other picture).
+ *
+ * @throws FashionMnistError `BAD_OPTION` for bad options or a malformed image, `BAD_SHAPE` when `data` does not
+ * match `width × height × 4`, `BAD_INPUT` for an image that is a single colour (nothing to classify).
  * @example
  * ```ts
  * import { toFashionMnistImage, predictCnnTopK } from 'fashion-mnist-tfjs';
@@ -161,26 +180,24 @@ export function toFashionMnistImage(image: RgbaImage, options?: FashionMnistImag
   const where = 'toFashionMnistImage';
   const o = mergeOptions(where, IMAGE_DEFAULTS, options);
   if (o.invert !== 'auto' && typeof o.invert !== 'boolean') {
-    throw new TypeError(
-      `${where}: option 'invert' must be 'auto', true or false, received ${show(o.invert)}`,
-    );
+    throw badOption(`${where}: option 'invert' must be 'auto', true or false, received ${show(o.invert)}`);
   }
   const size = checkNumber(where, 'size', o.size, { integer: true, min: 1 });
   checkBoolean(where, 'trim', o.trim);
   checkBoolean(where, 'sharpen', o.sharpen);
+  checkBoolean(where, 'passThrough', o.passThrough);
   if (image === null || typeof image !== 'object' || !image.data || typeof image.data.length !== 'number') {
-    throw new TypeError(
-      `${where}: image must be { data, width, height } in RGBA order, received ${show(image)}`,
-    );
+    throw badOption(`${where}: image must be { data, width, height } in RGBA order, received ${show(image)}`);
   }
   const { width, height, data } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(
+    throw badOption(
       `${where}: width and height must be integers >= 1, received ${show(width)}×${show(height)}`,
     );
   }
   if (data.length !== width * height * 4) {
-    throw new RangeError(
+    throw new FashionMnistError(
+      'BAD_SHAPE',
       `${where}: a ${width}×${height} RGBA image needs ${width * height * 4} bytes, received ${data.length}`,
     );
   }
@@ -188,6 +205,13 @@ export function toFashionMnistImage(image: RgbaImage, options?: FashionMnistImag
   // The background is the colour of the top-left corner, as in the data set's trimming step.
   const bg = rgbAt(data, 0);
   const bgGray = grayAt(data, 0);
+  if (o.passThrough && width === size && height === size && isOpaqueGray(data)) {
+    // Already a data-set image: every step below would only blur or shift it.
+    const inverted = o.invert === 'auto' ? bgGray > 127.5 : o.invert;
+    const pixels = new Uint8Array(size * size);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = inverted ? 255 - data[i * 4] : data[i * 4];
+    return { pixels, size, inverted, crop: { left: 0, top: 0, width, height } };
+  }
   const limit = 0.05 * Math.sqrt(3) * 255;
   let left = 0;
   let top = 0;

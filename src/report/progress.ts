@@ -2,7 +2,14 @@
 // terminal: piped output, CI logs and `--quiet` stay clean, so scripts can parse stdout (`--json`) while people
 // still see where a ten-minute job stands. No Node imports: the stream is passed in or looked up at run time.
 
-import { checkBoolean, checkFunction, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import {
+  badOption,
+  checkBoolean,
+  checkFunction,
+  checkNumber,
+  mergeOptions,
+  show,
+} from '../internal/validate.js';
 
 /**
  * What a progress bar writes to: `process.stderr` or anything with the same `write`, `isTTY` and `columns`.
@@ -108,7 +115,7 @@ function defaultStream(): ProgressStream | undefined {
  * (unless `force`) and never when `quiet`, so the same code serves people at a terminal and scripts reading
  * the output.
  *
- * @throws TypeError / RangeError for bad options.
+ * @throws FashionMnistError `BAD_OPTION` for bad options.
  * @example
  * ```ts
  * import { createProgressBar } from 'fashion-mnist-tfjs';
@@ -127,7 +134,7 @@ export function createProgressBar(options?: ProgressBarOptions): ProgressBar {
   checkBoolean('createProgressBar', 'force', o.force);
   const throttle = checkNumber('createProgressBar', 'throttleMs', o.throttleMs, { min: 0 });
   if (typeof o.label !== 'string') {
-    throw new TypeError(`createProgressBar: option 'label' must be a string, received ${show(o.label)}`);
+    throw badOption(`createProgressBar: option 'label' must be a string, received ${show(o.label)}`);
   }
   checkFunction('createProgressBar', 'now', o.now);
   const stream = o.stream ?? defaultStream();

@@ -5,9 +5,9 @@
 import { CLASS_NAMES } from '../data/catalog.js';
 import type { Split } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
-import { checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { badOption, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
-import { bytesToBase64, encodeGrayPng } from './html.js';
+import { grayPngDataUri } from './png-encode.js';
 
 export { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
 
@@ -19,9 +19,15 @@ function escapeXml(text: string): string {
 }
 
 /** The opening of every picture: the root element, a white background and the optional centred title. */
-function svgOpen(width: number, height: number, title: string | undefined, titleY: number): string[] {
+function svgOpen(
+  width: number,
+  height: number,
+  title: string | undefined,
+  titleY: number,
+  attributes = '',
+): string[] {
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif"${attributes}>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
   ];
   if (title) {
@@ -84,8 +90,8 @@ export interface PredictionsToDraw {
  * red when it is wrong (then with the true class too). Returns standalone SVG text; write it to a `.svg` file or
  * put it inline in HTML.
  *
- * @throws TypeError / RangeError for bad options or indices; FashionMnistError `BAD_INPUT` when the predictions do
- * not match the split.
+ * @throws FashionMnistError `BAD_OPTION` for bad options or indices, `BAD_INPUT` when the predictions do not
+ * match the split.
  * @example
  * ```ts
  * const ev = await evaluateCnn(model, data.test);
@@ -114,8 +120,9 @@ export function predictionGridSvg(
   let indices: number[];
   if (o.indices !== undefined) {
     if (!Array.isArray(o.indices) || o.indices.length === 0) {
-      const message = `${where}: option 'indices' must be a non-empty array of image indices, received ${show(o.indices)}`;
-      throw Array.isArray(o.indices) ? new RangeError(message) : new TypeError(message);
+      throw badOption(
+        `${where}: option 'indices' must be a non-empty array of image indices, received ${show(o.indices)}`,
+      );
     }
     indices = o.indices.map((i, k) =>
       checkNumber(where, `indices[${k}]`, i, { integer: true, min: 0, max: n - 1 }),
@@ -143,11 +150,11 @@ export function predictionGridSvg(
     const p = result.probabilities[i * classes + predicted];
     const ok = predicted === truth;
     const color = ok ? CORRECT_COLOR : WRONG_COLOR;
-    const png = encodeGrayPng(split.images.subarray(i * px, (i + 1) * px), split.width, split.height);
+    const uri = grayPngDataUri(where, split.images.subarray(i * px, (i + 1) * px), split.width, split.height);
     const ix = x + (cellW - size) / 2;
     parts.push(
       `<g><title>image ${i}: ${escapeXml(names[truth] ?? String(truth))}, predicted ${escapeXml(names[predicted] ?? String(predicted))} (${(100 * p).toFixed(1)} %)</title>`,
-      `<image x="${ix}" y="${y}" width="${size}" height="${size}" image-rendering="pixelated" style="image-rendering:pixelated" href="data:image/png;base64,${bytesToBase64(png)}"/>`,
+      `<image x="${ix}" y="${y}" width="${size}" height="${size}" image-rendering="pixelated" style="image-rendering:pixelated" href="${uri}"/>`,
       `<rect x="${ix - 1}" y="${y - 1}" width="${size + 2}" height="${size + 2}" fill="none" stroke="${color}" stroke-width="${ok ? 1 : 2}"/>`,
       `<text x="${x + cellW / 2}" y="${y + size + 14}" font-size="12" text-anchor="middle" fill="${color}">${escapeXml(names[predicted] ?? String(predicted))} ${(100 * p).toFixed(0)} %</text>`,
       ok
@@ -197,10 +204,23 @@ export function confusionMatrixSvg(
   matrix: readonly (readonly number[])[],
   options?: ConfusionMatrixSvgOptions,
 ): string {
-  const where = 'confusionMatrixSvg';
+  return renderConfusionSvg('confusionMatrixSvg', matrix, options, '');
+}
+
+/**
+ * The one confusion-matrix renderer, shared by {@link confusionMatrixSvg} and the HTML report (which passes
+ * its own root `attributes`, e.g. a test id). Each cell is a `<g class="cell">` with `data-truth`, `data-pred`
+ * and `data-count`, and a tooltip.
+ */
+export function renderConfusionSvg(
+  where: string,
+  matrix: readonly (readonly number[])[],
+  options: ConfusionMatrixSvgOptions | undefined,
+  attributes: string,
+): string {
   const o = mergeOptions(where, MATRIX_DEFAULTS, options);
   const cell = checkNumber(where, 'cellSize', o.cellSize, { integer: true, min: 16 });
-  const k = matrix.length;
+  const k = Array.isArray(matrix) ? matrix.length : 0;
   if (k === 0 || matrix.some((row) => !Array.isArray(row) || row.length !== k)) {
     throw new FashionMnistError('BAD_INPUT', `${where}: the confusion matrix must be square and non-empty`);
   }
@@ -219,7 +239,7 @@ export function confusionMatrixSvg(
   const top = (title ? 30 : 8) + 96;
   const width = left + k * cell + 12;
   const height = top + k * cell + 30;
-  const parts = svgOpen(width, height, title, 20);
+  const parts = svgOpen(width, height, title, 20, ` role="img" aria-label="Confusion matrix"${attributes}`);
   parts.push(
     `<text x="${left + (k * cell) / 2}" y="${top + k * cell + 22}" font-size="12" text-anchor="middle" fill="#444">predicted class</text>`,
     `<text x="12" y="${top + (k * cell) / 2}" font-size="12" text-anchor="middle" fill="#444" transform="rotate(-90 12 ${top + (k * cell) / 2})">true class</text>`,
@@ -240,7 +260,9 @@ export function confusionMatrixSvg(
       const fill = t === p ? CORRECT_COLOR : WRONG_COLOR;
       const x = left + p * cell;
       const y = top + t * cell;
+      const tip = `${names[t]} predicted as ${names[p]}: ${v} (${(100 * share).toFixed(1)} % of the row)`;
       parts.push(
+        `<g class="cell" data-truth="${t}" data-pred="${p}" data-count="${v}"><title>${escapeXml(tip)}</title>`,
         `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" fill-opacity="${alpha.toFixed(3)}" stroke="#dddddd"/>`,
       );
       if (v > 0) {
@@ -248,6 +270,7 @@ export function confusionMatrixSvg(
           `<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" font-size="11" text-anchor="middle" fill="${alpha > 0.55 ? '#ffffff' : '#222222'}">${v}</text>`,
         );
       }
+      parts.push('</g>');
     });
   });
   parts.push('</svg>');

@@ -7,13 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASS_NAMES } from '../../src/data/catalog.js';
 import { loadSample } from '../../src/data/node.js';
 import { FashionMnistError } from '../../src/errors.js';
+import { perClassMetrics } from '../../src/metrics/metrics.js';
 import { CORRECT_COLOR, WRONG_COLOR } from '../../src/report/colors.js';
-import {
-  bytesToBase64,
-  encodeGrayPng,
-  type HtmlReportData,
-  renderHtmlReport,
-} from '../../src/report/html.js';
+import { type HtmlReportData, renderHtmlReport } from '../../src/report/html.js';
+import { bytesToBase64, encodePngWith, grayPngDataUri } from '../../src/report/png-encode.js';
+import { confusionMatrixSvg } from '../../src/report/svg.js';
+
+const encodeGrayPng = (pixels: Uint8Array, width: number, height: number) =>
+  encodePngWith('test', { data: pixels, width, height, channels: 1 });
+
 import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
 // The browser reports computed colours as rgb(); the report and the SVGs share one palette.
@@ -24,7 +26,7 @@ function decode(png: Uint8Array) {
   return pngjs.PNG.sync.read(Buffer.from(png));
 }
 
-describe('encodeGrayPng', () => {
+describe('the universal PNG encoder (uncompressed blocks)', () => {
   it('writes a PNG that an independent decoder reads back pixel for pixel', () => {
     const pixels = Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * 37) % 256);
     const img = decode(encodeGrayPng(pixels, 28, 28));
@@ -43,8 +45,23 @@ describe('encodeGrayPng', () => {
   });
 
   it('rejects a size that does not match the pixels', () => {
-    expect(() => encodeGrayPng(new Uint8Array(10), 3, 3)).toThrow(FashionMnistError);
-    expect(() => encodeGrayPng(new Uint8Array(0), 0, 0)).toThrow(RangeError);
+    expect(() => encodeGrayPng(new Uint8Array(10), 3, 3)).toThrow(
+      expect.objectContaining({ code: 'BAD_SHAPE' }),
+    );
+    expect(() => encodeGrayPng(new Uint8Array(0), 0, 0)).toThrow(
+      expect.objectContaining({ code: 'BAD_OPTION' }),
+    );
+  });
+
+  it.each([3, 4] as const)('writes %s-channel rasters that pngjs reads back', (channels) => {
+    const data = Uint8Array.from({ length: 5 * 4 * channels }, (_, i) => (i * 53) % 256);
+    const img = decode(encodePngWith('test', { data, width: 5, height: 4, channels }));
+    for (let p = 0; p < 20; p++)
+      for (let c = 0; c < channels; c++) expect(img.data[p * 4 + c]).toBe(data[p * channels + c]);
+  });
+
+  it('grayPngDataUri is a PNG data URI', () => {
+    expect(grayPngDataUri('test', new Uint8Array(4), 2, 2)).toMatch(/^data:image\/png;base64,iVBORw0KGgo/);
   });
 
   it('bytesToBase64 agrees with Buffer', () => {
@@ -104,6 +121,21 @@ describe('renderHtmlReport', () => {
     expect(html).not.toContain('data-testid="grid"');
     expect(html).not.toContain('sample-banner');
     expect(html).toContain('7 of 8 test images');
+  });
+
+  it('takes its per-class figures from the metrics module and its confusion matrix from the one SVG renderer', async () => {
+    const data = await reportData();
+    const html = renderHtmlReport(data);
+    for (const c of perClassMetrics(data.confusion)) {
+      const row = html.match(new RegExp(`<tr data-class="${c.index}">(.*?)</tr>`))?.[1] ?? '';
+      expect(row).toContain(`<td>${c.f1.toFixed(3)}</td><td>${c.support}</td>`);
+      expect(row).toContain(`${(c.precision * 100).toFixed(1)} %`);
+    }
+    // The same cells as confusionMatrixSvg draws (the report only adds a test id and drops the title).
+    const cells = (svg: string) => svg.match(/<g class="cell"[\s\S]*?<\/g>/g);
+    const standalone = confusionMatrixSvg(data.confusion, { title: '' });
+    expect(cells(html)).toEqual(cells(standalone));
+    expect(cells(html)).toHaveLength(100);
   });
 
   it('rejects a non-square confusion matrix and an accuracy outside [0, 1]', () => {

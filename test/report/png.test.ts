@@ -48,11 +48,14 @@ describe('encodePng / decodePng / writePng', () => {
       /needs 6 bytes/,
     );
     expect(() => encodePng({ data: new Uint8Array(4), width: 2, height: 1, channels: 2 as 3 })).toThrow(
-      RangeError,
+      expect.objectContaining({ code: 'BAD_OPTION' }),
     );
     expect(() =>
       encodePng({ data: [1, 2, 3] as unknown as Uint8Array, width: 1, height: 1, channels: 3 }),
-    ).toThrow(TypeError);
+    ).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
+    expect(() => decodePng('png' as unknown as Uint8Array)).toThrow(
+      expect.objectContaining({ code: 'BAD_OPTION' }),
+    );
     expect(() => decodePng(new Uint8Array([1, 2, 3]))).toThrow(
       expect.objectContaining({ code: 'BAD_INPUT' }),
     );

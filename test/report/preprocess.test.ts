@@ -2,7 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSample } from '../../src/data/node.js';
 import type { Split } from '../../src/data/split.js';
 import { FashionMnistError } from '../../src/errors.js';
+import { decodePng, encodePng } from '../../src/report/png.js';
 import { type RgbaImage, toFashionMnistImage } from '../../src/report/preprocess.js';
+
+const BAD_OPTION = expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_OPTION' });
 
 /** A gray image as RGBA, each pixel repeated `scale`×`scale` times, optionally negated. */
 function toRgba(gray: Uint8Array, w: number, h: number, scale = 1, negate = false): RgbaImage {
@@ -41,12 +44,12 @@ describe('toFashionMnistImage', () => {
     test = (await loadSample()).test;
   });
 
-  it('gives the same 28×28 image for a data-set image and for a 10× larger dark-on-white copy of it', () => {
+  it('gives the same 28×28 image for a 2× and a 10× larger dark-on-white copy of a data-set image', () => {
     for (let i = 0; i < 20; i++) {
       const original = test.images.subarray(i * 784, (i + 1) * 784);
-      const a = toFashionMnistImage(toRgba(original, 28, 28), { sharpen: false });
+      const a = toFashionMnistImage(toRgba(original, 28, 28, 2, true), { sharpen: false });
       const b = toFashionMnistImage(toRgba(original, 28, 28, 10, true), { sharpen: false });
-      expect(a.inverted).toBe(false);
+      expect(a.inverted).toBe(true);
       expect(b.inverted).toBe(true);
       let worst = 0;
       for (let p = 0; p < 784; p++) worst = Math.max(worst, Math.abs(a.pixels[p] - b.pixels[p]));
@@ -54,14 +57,29 @@ describe('toFashionMnistImage', () => {
     }
   });
 
-  it('leaves a data-set image whose object spans the full height nearly unchanged (no sharpening)', () => {
+  it('passes a data-set image through byte for byte, also after a PNG round trip', () => {
+    for (let i = 0; i < 100; i++) {
+      const original = test.images.subarray(i * 784, (i + 1) * 784);
+      // Written as a gray PNG by the one encoder and read back as RGBA, as `predict` reads a file.
+      const png = encodePng({ data: original.slice(), width: 28, height: 28, channels: 1 });
+      const out = toFashionMnistImage(decodePng(png));
+      expect(out.inverted).toBe(false);
+      expect(Buffer.from(out.pixels).equals(Buffer.from(original))).toBe(true);
+      // The same image drawn dark on white comes back negated, and still exactly.
+      const negated = toFashionMnistImage(toRgba(original, 28, 28, 1, true));
+      expect(negated.inverted).toBe(true);
+      expect(Buffer.from(negated.pixels).equals(Buffer.from(original))).toBe(true);
+    }
+  });
+
+  it('leaves a data-set image whose object spans the full height nearly unchanged when processed anyway', () => {
     let checked = 0;
     for (let i = 0; i < test.count && checked < 10; i++) {
       const original = test.images.subarray(i * 784, (i + 1) * 784);
       // Trimming drops background within 5 % of the RGB range: gray values up to 12.
       const box = bbox(original, 28, 12);
       if (box.top !== 0 || box.bottom !== 27) continue;
-      const out = toFashionMnistImage(toRgba(original, 28, 28), { sharpen: false });
+      const out = toFashionMnistImage(toRgba(original, 28, 28), { sharpen: false, passThrough: false });
       // Only the horizontal centring may move the object, by at most one column, and faint background
       // pixels (<= 12) beside the trimmed box become 0.
       const shifted = [-1, 0, 1].map((dx) => {
@@ -119,8 +137,8 @@ describe('toFashionMnistImage', () => {
 
   it('sharpening raises contrast at edges, as the data set did', () => {
     const original = test.images.subarray(0, 784);
-    const plain = toFashionMnistImage(toRgba(original, 28, 28), { sharpen: false }).pixels;
-    const sharp = toFashionMnistImage(toRgba(original, 28, 28), { sharpen: true }).pixels;
+    const plain = toFashionMnistImage(toRgba(original, 28, 28, 2), { sharpen: false }).pixels;
+    const sharp = toFashionMnistImage(toRgba(original, 28, 28, 2), { sharpen: true }).pixels;
     const contrast = (p: Uint8Array) => {
       let s = 0;
       for (let y = 0; y < 28; y++)
@@ -132,23 +150,27 @@ describe('toFashionMnistImage', () => {
 
   it('obeys a forced invert', () => {
     const original = test.images.subarray(0, 784);
-    const kept = toFashionMnistImage(toRgba(original, 28, 28), { invert: false, sharpen: false });
-    const negated = toFashionMnistImage(toRgba(original, 28, 28), { invert: true, sharpen: false });
-    for (let p = 0; p < 784; p++) expect(kept.pixels[p] + negated.pixels[p]).toBe(255);
+    for (const scale of [1, 2]) {
+      const kept = toFashionMnistImage(toRgba(original, 28, 28, scale), { invert: false, sharpen: false });
+      const negated = toFashionMnistImage(toRgba(original, 28, 28, scale), { invert: true, sharpen: false });
+      for (let p = 0; p < 784; p++) expect(kept.pixels[p] + negated.pixels[p]).toBe(255);
+    }
   });
 
   it('reports a blank image and bad arguments clearly', () => {
     const blank = { data: new Uint8Array(10 * 10 * 4).fill(255), width: 10, height: 10 };
     expect(() => toFashionMnistImage(blank)).toThrow(FashionMnistError);
     expect(() => toFashionMnistImage(blank)).toThrow(/single colour/);
-    expect(() => toFashionMnistImage({ data: new Uint8Array(12), width: 2, height: 2 })).toThrow(RangeError);
-    expect(() => toFashionMnistImage(null as unknown as RgbaImage)).toThrow(TypeError);
-    expect(() => toFashionMnistImage(blank, { invert: 'sometimes' as unknown as boolean })).toThrow(
-      TypeError,
+    expect(() => toFashionMnistImage({ data: new Uint8Array(12), width: 2, height: 2 })).toThrow(
+      expect.objectContaining({ code: 'BAD_SHAPE' }),
     );
-    expect(() => toFashionMnistImage(blank, { size: 0 })).toThrow(RangeError);
-    expect(() => toFashionMnistImage(blank, { size: '28' as unknown as number })).toThrow(TypeError);
-    expect(() => toFashionMnistImage(blank, { trim: 'no' as unknown as boolean })).toThrow(TypeError);
+    expect(() => toFashionMnistImage(null as unknown as RgbaImage)).toThrow(BAD_OPTION);
+    expect(() => toFashionMnistImage(blank, { invert: 'sometimes' as unknown as boolean })).toThrow(
+      BAD_OPTION,
+    );
+    expect(() => toFashionMnistImage(blank, { size: 0 })).toThrow(BAD_OPTION);
+    expect(() => toFashionMnistImage(blank, { size: '28' as unknown as number })).toThrow(BAD_OPTION);
+    expect(() => toFashionMnistImage(blank, { trim: 'no' as unknown as boolean })).toThrow(BAD_OPTION);
     expect(() => toFashionMnistImage(blank, { rotate: true } as unknown as object)).toThrow(/unknown option/);
   });
 });

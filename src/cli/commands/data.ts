@@ -5,12 +5,12 @@ import { SAMPLE } from '../../data/sample-catalog.js';
 import {
   type CliIo,
   type CommonFlags,
-  commonOptions,
   type DataFlags,
   dataOptions,
   HOW_TO_GET,
   loadData,
   makeOut,
+  outputOptions,
 } from '../context.js';
 
 /** `fashion-mnist data`: where the data set was found, its checksums, and how to get it. */
@@ -22,7 +22,7 @@ export function dataCommand(io: CliIo): Command {
         `Debian's ${DEBIAN_DIR}, a download), verifies every file by the SHA-256 of its decompressed content, ` +
         'and prints where it was found. Exits with code 2 and instructions when it is nowhere.',
     );
-  dataOptions(commonOptions(cmd)).action(async (flags: CommonFlags & DataFlags) => {
+  dataOptions(outputOptions(cmd)).action(async (flags: CommonFlags & DataFlags) => {
     const out = makeOut(io, flags);
     const data = await loadData(out, flags);
     const spec = data.isSample ? SAMPLE : FASHION_MNIST;

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import type { RandomErasingOptions } from '../../augment/erasing.js';
+import { type RandomErasingOptions, resolveRandomErasingOptions } from '../../augment/erasing.js';
+import { FashionMnistError } from '../../errors.js';
+import { badOption } from '../../internal/validate.js';
 import { numArg } from '../context.js';
 
 /** The random erasing options under their reference names (`--s-l` is `s_l`, and so on). */
@@ -44,4 +46,19 @@ export function eraseFromFlags(flags: EraseFlags): Omit<RandomErasingOptions, 'p
   if (flags.vH !== undefined) o.v_h = flags.vH;
   if (flags.pixelLevel) o.pixel_level = true;
   return o;
+}
+
+/**
+ * Checks the erasing flags with the library's own validator before any work, so that impossible options
+ * (`--s-l 0.5 --s-h 0.2`) are a `BAD_OPTION` user error. Only this pure validation call is wrapped: what it
+ * rejects can only be the options given.
+ */
+export function checkEraseFlags(flags: EraseFlags, p: number): void {
+  try {
+    resolveRandomErasingOptions({ ...eraseFromFlags(flags), p });
+  } catch (e) {
+    if (e instanceof FashionMnistError) throw e;
+    if (e instanceof RangeError || e instanceof TypeError) throw badOption(e.message, e);
+    throw e;
+  }
 }

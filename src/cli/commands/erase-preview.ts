@@ -1,11 +1,20 @@
-import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { RandomEraser } from '../../augment/random-eraser.js';
 import { loadSample } from '../../data/node.js';
 import { composeImageGrid, type GridImage } from '../../report/image-grid.js';
 import { writePng } from '../../report/png.js';
-import { type CliIo, type CommonFlags, commonOptions, intArg, makeOut, numArg } from '../context.js';
-import { type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
+import {
+  afterWork,
+  type CliIo,
+  type CommonFlags,
+  errorJson,
+  intArg,
+  makeOut,
+  numArg,
+  outputOptions,
+} from '../context.js';
+import { checkOutputFile } from '../paths.js';
+import { checkEraseFlags, type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
 
 interface PreviewFlags extends CommonFlags, EraseFlags {
   out: string;
@@ -33,9 +42,11 @@ export function erasePreviewCommand(io: CliIo): Command {
     .option('--seed <n>', 'seed of the random draws', intArg('--seed', 0), 1)
     .option('--scale <n>', 'pixels per image pixel in the picture', intArg('--scale', 1, 16), 3);
   eraseOptions(cmd, '0..255', 0, 255);
-  // No tensors are involved, but the flag is accepted like everywhere else.
-  commonOptions(cmd).action(async (flags: PreviewFlags) => {
+  // No tensors are involved: no --backend here.
+  outputOptions(cmd).action(async (flags: PreviewFlags) => {
     const out = makeOut(io, flags);
+    checkEraseFlags(flags, flags.p);
+    const path = checkOutputFile('--out', flags.out);
     const eraser = new RandomEraser({ ...eraseFromFlags(flags), p: flags.p, seed: flags.seed });
     const data = await loadSample();
     const test = data.test;
@@ -62,17 +73,27 @@ export function erasePreviewCommand(io: CliIo): Command {
         });
       }
     }
-    const path = resolve(flags.out);
-    await writePng(path, composeImageGrid(cells, { columns: chosen.length, scale: flags.scale, padding: 2 }));
+    const grid = composeImageGrid(cells, { columns: chosen.length, scale: flags.scale, padding: 2 });
+    const written = await afterWork('writing the picture', path, () => writePng(path, grid));
     const stats = eraser.stats;
     if (flags.json) {
-      out.json({ command: 'erase-preview', file: path, options: eraser.options, seed: eraser.seed, stats });
-      return;
+      out.json({
+        command: 'erase-preview',
+        file: written.error ? undefined : path,
+        options: eraser.options,
+        seed: eraser.seed,
+        stats,
+        ...(written.error ? { error: errorJson(written.error) } : {}),
+      });
+    } else {
+      if (!written.error) {
+        out.say(`wrote ${path}: ${chosen.length} originals (top row) and ${flags.draws} erased draws below`);
+      }
+      out.say(
+        `erased ${stats.erased} of ${stats.images} images (${stats.skipped} left alone by p, ${stats.exhausted} with no fitting rectangle)`,
+      );
     }
-    out.say(`wrote ${path}: ${chosen.length} originals (top row) and ${flags.draws} erased draws below`);
-    out.say(
-      `erased ${stats.erased} of ${stats.images} images (${stats.skipped} left alone by p, ${stats.exhausted} with no fitting rectangle)`,
-    );
+    if (written.error) out.fail(written.error);
   });
   return cmd;
 }

@@ -1,8 +1,16 @@
 import { Command } from 'commander';
 import { evaluateCnn } from '../../cnn/evaluate.js';
 import { setUpBackend } from '../backend.js';
-import { type CliIo, type DataCommandFlags, dataAction, percent, sharedOption } from '../context.js';
+import {
+  type CliIo,
+  type DataCommandFlags,
+  dataAction,
+  errorJson,
+  percent,
+  sharedOption,
+} from '../context.js';
 import { resolveModel } from '../model.js';
+import { checkOutputFile } from '../paths.js';
 import { writeCnnReport } from './cnn-report.js';
 import { perClassTable } from './tables.js';
 
@@ -25,6 +33,7 @@ export function evaluateCommand(io: CliIo): Command {
     .addOption(sharedOption('batch-size', 'images per forward pass', 500))
     .addOption(sharedOption('report', 'write a self-contained HTML report'));
   return dataAction(io, cmd, async (flags: EvaluateFlags, out, load) => {
+    const report = flags.report === undefined ? undefined : checkOutputFile('--report', flags.report);
     const backend = await setUpBackend(flags.backend);
     const { model, label } = await resolveModel(flags.model);
     try {
@@ -32,10 +41,10 @@ export function evaluateCommand(io: CliIo): Command {
       const t0 = performance.now();
       const ev = await evaluateCnn(model, test, { batchSize: flags.batchSize });
       const seconds = (performance.now() - t0) / 1000;
-      let reportPath: string | undefined;
-      if (flags.report) {
-        reportPath = await writeCnnReport(
-          flags.report,
+      let written: Awaited<ReturnType<typeof writeCnnReport>> = {};
+      if (report) {
+        written = await writeCnnReport(
+          report,
           'CNN evaluation on Fashion-MNIST',
           test,
           ev,
@@ -63,15 +72,17 @@ export function evaluateCommand(io: CliIo): Command {
           source: data.source,
           perClass: ev.perClass,
           confusion: ev.confusion,
-          report: reportPath,
+          report: written.value,
+          ...(written.error ? { error: errorJson(written.error) } : {}),
         });
-        return;
+      } else {
+        out.say(
+          `${data.isSample ? 'SAMPLE ' : ''}CNN accuracy (${label}): ${percent(ev.accuracy)} on ${ev.count} test images, loss ${ev.loss.toFixed(4)}`,
+        );
+        out.say(perClassTable(ev.perClass));
+        if (written.value) out.say(`report: ${written.value}`);
       }
-      out.say(
-        `${data.isSample ? 'SAMPLE ' : ''}CNN accuracy (${label}): ${percent(ev.accuracy)} on ${ev.count} test images, loss ${ev.loss.toFixed(4)}`,
-      );
-      out.say(perClassTable(ev.perClass));
-      if (reportPath) out.say(`report: ${reportPath}`);
+      if (written.error) out.fail(written.error);
     } finally {
       model.dispose();
     }

@@ -1,24 +1,28 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildCnn } from '../../cnn/build.js';
 import { evaluateCnn } from '../../cnn/evaluate.js';
 import { loadModel, saveModel } from '../../cnn/io-node.js';
 import { type EpochLog, trainCnn } from '../../cnn/train.js';
 import { FashionMnistError } from '../../errors.js';
+import { badOption } from '../../internal/validate.js';
 import { formatDuration } from '../../report/progress.js';
 import { setUpBackend } from '../backend.js';
 import {
+  AliasOption,
   type CliIo,
   type DataCommandFlags,
   dataAction,
+  errorJson,
   intArg,
   numArg,
   percent,
   sharedOption,
 } from '../context.js';
+import { checkOutputDir, checkOutputFile, withIoErrors } from '../paths.js';
 import { writeCnnReport } from './cnn-report.js';
-import { type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
+import { checkEraseFlags, type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
 import { perClassTable } from './tables.js';
 
 interface TrainFlags extends DataCommandFlags, EraseFlags {
@@ -33,6 +37,16 @@ interface TrainFlags extends DataCommandFlags, EraseFlags {
   out?: string;
   resume?: string;
 }
+
+const SCHEDULES = ['constant', 'cosine', 'step'] as const;
+/** torchvision's `--lr-scheduler` names for the same schedules. */
+const TORCHVISION_SCHEDULES: Record<string, (typeof SCHEDULES)[number]> = {
+  constant: 'constant',
+  cosine: 'cosine',
+  step: 'step',
+  steplr: 'step',
+  cosineannealinglr: 'cosine',
+};
 
 /** `fashion-mnist train`: the reference CNN with random erasing, checkpointed every epoch. */
 export function trainCommand(io: CliIo): Command {
@@ -53,16 +67,33 @@ export function trainCommand(io: CliIo): Command {
     .addOption(sharedOption('batch-size', 'images per batch', 64))
     .option(
       '--erase-fraction <p>',
-      'probability that a training image is randomly erased',
+      'probability that a training image is randomly erased (alias --random-erase)',
       numArg('--erase-fraction', 0, 1),
       0.15,
+    )
+    .addOption(
+      new AliasOption('--random-erase <p>', 'eraseFraction').argParser(numArg('--random-erase', 0, 1)),
     )
     .option('--seed <n>', 'seed of the initial weights, shuffles, erasing and dropout', intArg('--seed', 0))
     .option('--lr <rate>', 'learning rate of Adam', numArg('--lr', 0), 0.001)
     .addOption(
-      new Option('--schedule <name>', 'learning-rate schedule')
-        .choices(['constant', 'cosine', 'step'])
+      new Option(
+        '--schedule <name>',
+        'learning-rate schedule (alias --lr-scheduler, steplr, cosineannealinglr)',
+      )
+        .choices(SCHEDULES)
         .default('constant'),
+    )
+    .addOption(
+      new AliasOption('--lr-scheduler <name>', 'schedule').argParser((v: string) => {
+        const s = TORCHVISION_SCHEDULES[v.toLowerCase()];
+        if (s === undefined) {
+          throw new InvalidArgumentError(
+            `--lr-scheduler must be one of ${Object.keys(TORCHVISION_SCHEDULES).join(', ')}, received '${v}'.`,
+          );
+        }
+        return s;
+      }),
     )
     .option(
       '--validation-split <x>',
@@ -77,8 +108,10 @@ export function trainCommand(io: CliIo): Command {
     )
     .option(
       '--out <dir>',
-      'model directory, written after every epoch (default: fashion-cnn-model, or the --resume directory)',
+      'model directory, written after every epoch (default: fashion-cnn-model, or the --resume directory; ' +
+        'alias --output-dir)',
     )
+    .addOption(new AliasOption('--output-dir <dir>', 'out'))
     .option('--resume <dir>', 'continue training the model saved in this directory')
     .addOption(sharedOption('train-size', 'train on the first N training images only'))
     .addOption(sharedOption('test-size', 'evaluate on the first N test images only'))
@@ -86,7 +119,11 @@ export function trainCommand(io: CliIo): Command {
   eraseOptions(cmd, 'in [0, 1] pixel units', 0, 1);
   return dataAction(io, cmd, async (flags: TrainFlags, out, load) => {
     const outDir = flags.out ?? flags.resume ?? 'fashion-cnn-model';
-    // Fail now rather than after the first epoch: saving refuses to replace a directory that is not a model.
+    // Fail now rather than after the first epoch: the model directory and the report must be writable, and
+    // saving refuses to replace a directory that is not a model.
+    checkOutputDir(flags.out === undefined && flags.resume ? '--resume' : '--out', outDir);
+    const report = flags.report === undefined ? undefined : checkOutputFile('--report', flags.report);
+    checkEraseFlags(flags, 1);
     if (existsSync(outDir)) {
       const entries = statSync(outDir).isDirectory() ? readdirSync(outDir) : null;
       if (entries === null || (entries.length > 0 && !entries.includes('model.json'))) {
@@ -115,7 +152,7 @@ export function trainCommand(io: CliIo): Command {
         );
       }
       if (initialEpoch >= flags.epochs) {
-        throw new RangeError(
+        throw badOption(
           `--epochs must be more than the ${initialEpoch} epochs ${flags.resume} has done already, received ${flags.epochs}`,
         );
       }
@@ -150,7 +187,8 @@ export function trainCommand(io: CliIo): Command {
           });
         },
         onEpochEnd: async (e) => {
-          bar.finish(
+          out.done(
+            bar,
             `epoch ${e.epoch + 1}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${e.acc.toFixed(4)}` +
               (e.valLoss !== undefined
                 ? `  val_loss ${e.valLoss.toFixed(4)}  val_acc ${e.valAcc?.toFixed(4)}`
@@ -159,21 +197,23 @@ export function trainCommand(io: CliIo): Command {
           );
           epochs.push(e);
           // A checkpoint after every epoch, with the optimizer state, so that --resume loses at most one epoch.
-          await saveModel(model, outDir, {
-            includeOptimizer: true,
-            metadata: {
-              epochsDone: e.epoch + 1,
-              seed: flags.seed ?? null,
-              eraseFraction: flags.eraseFraction,
-            },
-          });
+          await withIoErrors(`saving the model after epoch ${e.epoch + 1}`, outDir, () =>
+            saveModel(model, outDir, {
+              includeOptimizer: true,
+              metadata: {
+                epochsDone: e.epoch + 1,
+                seed: flags.seed ?? null,
+                eraseFraction: flags.eraseFraction,
+              },
+            }),
+          );
         },
       });
       const ev = await evaluateCnn(model, test);
-      let reportPath: string | undefined;
-      if (flags.report) {
-        reportPath = await writeCnnReport(
-          flags.report,
+      let written: Awaited<ReturnType<typeof writeCnnReport>> = {};
+      if (report) {
+        written = await writeCnnReport(
+          report,
           'CNN training on Fashion-MNIST',
           test,
           ev,
@@ -210,15 +250,17 @@ export function trainCommand(io: CliIo): Command {
           model: outDir,
           perClass: ev.perClass,
           confusion: ev.confusion,
-          report: reportPath,
+          report: written.value,
+          ...(written.error ? { error: errorJson(written.error) } : {}),
         });
-        return;
+      } else {
+        out.say(
+          `${data.isSample ? 'SAMPLE ' : ''}CNN test accuracy: ${percent(ev.accuracy)} on ${ev.count} images (loss ${ev.loss.toFixed(4)}); model saved in ${outDir}`,
+        );
+        out.say(perClassTable(ev.perClass));
+        if (written.value) out.say(`report: ${written.value}`);
       }
-      out.say(
-        `${data.isSample ? 'SAMPLE ' : ''}CNN test accuracy: ${percent(ev.accuracy)} on ${ev.count} images (loss ${ev.loss.toFixed(4)}); model saved in ${outDir}`,
-      );
-      out.say(perClassTable(ev.perClass));
-      if (reportPath) out.say(`report: ${reportPath}`);
+      if (written.error) out.fail(written.error);
     } finally {
       model.dispose();
     }
