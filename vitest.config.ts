@@ -28,6 +28,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/global.ts'],
     // Generous limits: the suite must pass on a slow or busy machine; no test relies on speed.
     testTimeout: 300_000,
     hookTimeout: 600_000,

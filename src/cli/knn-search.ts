@@ -1,17 +1,14 @@
-// Which k-NN classifier the CLI runs: the in-process one for one worker, the library's worker pool for more.
-// The pool is about to become `new KnnClassifier({ search: knnWorkerPool({ workers }) })`; only this function
-// changes then.
+// Which k-NN search the CLI runs: in this thread for one worker, the library's worker pool for more.
 import { availableParallelism } from 'node:os';
 import { KnnClassifier } from '../knn/classifier.js';
-import type { KnnFeatures, KnnLabels } from '../knn/input.js';
-import type { KnnOptions } from '../knn/options.js';
-import { ParallelKnnClassifier } from '../knn/parallel-node.js';
+import type { KnnFeatures, KnnLabels, KnnOptions } from '../knn/types.js';
+import { knnWorkerPool } from '../knn/worker-pool-node.js';
 
 /** The pool's default: the machine's available parallelism, at most 8 (as the library's worker pool). */
 export const DEFAULT_KNN_WORKERS = Math.max(1, Math.min(8, availableParallelism()));
 
-/** A fitted classifier the CLI can predict with; `dispose` may be async (workers stop). */
-export type CliKnn = KnnClassifier | ParallelKnnClassifier;
+/** A fitted classifier the CLI can predict with. */
+export type CliKnn = KnnClassifier;
 
 /**
  * Fits k-NN on `x`, `y`: in this thread for `workers` 1, else on a pool of `workers` threads running the tfjs
@@ -24,10 +21,10 @@ export async function fitKnn(
   x: KnnFeatures,
   y: KnnLabels,
 ): Promise<CliKnn> {
-  const knn: CliKnn =
-    workers > 1 ? new ParallelKnnClassifier({ ...options, workers, backend }) : new KnnClassifier(options);
+  const search = workers > 1 ? knnWorkerPool({ workers, backend }) : undefined;
+  const knn = new KnnClassifier({ ...options, ...(search ? { search } : {}) });
   try {
-    await knn.fit(x, y);
+    knn.fit(x, y);
   } catch (e) {
     await knn.dispose();
     throw e;

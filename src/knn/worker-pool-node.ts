@@ -64,11 +64,15 @@ function poolDefaults(): Readonly<KnnWorkerPoolOptions> {
   });
 }
 
-/** `knn-worker.{js,cjs}` next to this module (or the `.ts` source beside it, when run from the sources). */
+/**
+ * `knn-worker.{js,cjs}` next to this module in the built package. When this module runs from the TypeScript
+ * sources (tests, `tsx` scripts in the repository), the worker built by scripts/build-dev-worker.mjs instead
+ * (`npm ci` and the test suite build it), since Node cannot start a `.ts` worker.
+ */
 function defaultWorkerUrl(): URL {
   const here = import.meta.url;
-  const ext = here.endsWith('.ts') ? '.ts' : here.endsWith('.cjs') ? '.cjs' : '.js';
-  return new URL(`./knn-worker${ext}`, here);
+  if (here.endsWith('.ts')) return new URL('../../.cache/dev/knn-worker.mjs', here);
+  return new URL(`./knn-worker${here.endsWith('.cjs') ? '.cjs' : '.js'}`, here);
 }
 
 /**
@@ -81,8 +85,6 @@ function defaultWorkerUrl(): URL {
  * alive. A thread that fails to start or crashes makes the searches fail with `WORKER_FAILED` (the cause
  * attached) until the classifier is fitted again; a search running when the classifier is disposed rejects with
  * `ABORTED`.
- *
- * From the TypeScript sources (no `dist/`), pass `workerUrl` to a built worker (see scripts/dev-knn-worker.ts).
  *
  * @example
  * ```ts

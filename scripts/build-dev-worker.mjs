@@ -1,0 +1,35 @@
+// Development only: builds the k-NN worker-thread script from the TypeScript sources into
+// .cache/dev/knn-worker.mjs (gitignored), where the sources' knnWorkerPool looks for it by default.
+//
+// Why: the package starts its workers from the built file next to its module (dist/knn-worker.{js,cjs}) and never
+// through a TypeScript loader. From the sources that file would be src/knn/knn-worker.ts, which Node 20 cannot
+// start (a worker's entry does not go through the parent's tsx hooks; vitest has no loader at all). So `npm ci`
+// (prepare) and the test suite (vitest globalSetup) bundle it once with esbuild, tfjs left external.
+// Written to a temporary name and renamed, so a concurrent run never sees half a file.
+import { mkdirSync, renameSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function buildDevWorker() {
+  const dir = join(root, '.cache', 'dev');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'knn-worker.mjs');
+  const tmp = `${file}.${process.pid}.tmp.mjs`;
+  await build({
+    entryPoints: [join(root, 'src/knn/knn-worker.ts')],
+    outfile: tmp,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['@tensorflow/*'],
+    logLevel: 'silent',
+  });
+  renameSync(tmp, file);
+  return file;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await buildDevWorker();
