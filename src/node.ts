@@ -17,7 +17,8 @@ export {
 } from './cnn/io-node.js';
 export { loadPretrained } from './cnn/pretrained-node.js';
 export type { WeightQuantization } from './cnn/weights.js';
-export { defaultCacheDir, type LoadNodeOptions, loadFashionMnist, loadSample } from './data/node.js';
+export { defaultCacheDir, loadFashionMnist, loadSample } from './data/node.js';
+export type { LoadFashionMnistOptions } from './data/options.js';
 export * from './index.js';
 export { ParallelKnnClassifier, type ParallelKnnOptions } from './knn/parallel-node.js';
 export { decodePng, encodePng, writePng } from './report/png.js';

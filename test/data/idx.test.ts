@@ -107,7 +107,15 @@ describe('IDX bad input', () => {
     await expectCode(parseIdx(gz, 'b.gz'), 'BAD_GZIP');
   });
   it('encodeIdx rejects data that does not fill the shape', () => {
-    expect(() => encodeIdx({ dtype: 'uint8', shape: [2, 2], data: new Uint8Array(3) })).toThrow(RangeError);
+    expect(() => encodeIdx({ dtype: 'uint8', shape: [2, 2], data: new Uint8Array(3) })).toThrow(
+      expect.objectContaining({ code: 'BAD_SHAPE' }),
+    );
+    expect(() => encodeIdx({ dtype: 'uint8', shape: [-1], data: new Uint8Array(0) })).toThrow(
+      expect.objectContaining({ code: 'BAD_SHAPE' }),
+    );
+    expect(() => encodeIdx({ dtype: 'uint9' as IdxDtype, shape: [1], data: new Uint8Array(1) })).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT' }),
+    );
   });
 });
 

@@ -78,11 +78,19 @@ describe('Node loader sources', () => {
   });
 
   it('validates options', async () => {
-    await expect(loadFashionMnist({ dir: 5 as unknown as string })).rejects.toThrow(TypeError);
-    await expect(loadFashionMnist({ download: 1 as unknown as boolean })).rejects.toThrow(TypeError);
+    const badOption = { code: 'BAD_OPTION' };
+    await expect(loadFashionMnist({ dir: 5 as unknown as string })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ download: 1 as unknown as boolean })).rejects.toMatchObject(badOption);
     await expect(loadFashionMnist({ directory: 'x' } as never)).rejects.toThrow(/unknown option 'directory'/);
-    await expect(loadFashionMnist({ timeoutMs: '5' as unknown as number })).rejects.toThrow(TypeError);
-    await expect(loadFashionMnist({ timeoutMs: 0 })).rejects.toThrow(RangeError);
+    await expect(loadFashionMnist({ timeoutMs: '5' as unknown as number })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ timeoutMs: 0 })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ timeoutMs: 2 ** 31 })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ mirrors: [] })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ baseUrl: 'http://a/', mirrors: ['http://b/'] })).rejects.toMatchObject(
+      badOption,
+    );
+    await expect(loadFashionMnist({ baseUrl: 'relative/dir/' })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ dataset: { id: 'x' } as never })).rejects.toMatchObject(badOption);
     await expect(loadSample({ verfy: false } as never)).rejects.toThrow(/unknown option 'verfy'/);
   });
 

@@ -71,9 +71,14 @@ describe('loadFashionMnist from a URL (real HTTP server on 127.0.0.1)', () => {
   });
 
   it('validates options', async () => {
-    await expect(loadFashionMnist({ baseUrl: 3 as unknown as string })).rejects.toThrow(TypeError);
-    await expect(loadFashionMnist({ verify: 'no' as unknown as boolean })).rejects.toThrow(TypeError);
+    const badOption = { code: 'BAD_OPTION' };
+    await expect(loadFashionMnist({ baseUrl: 3 as unknown as string })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ verify: 'no' as unknown as boolean })).rejects.toMatchObject(badOption);
     await expect(loadFashionMnist({ baseURL: 'x' } as never)).rejects.toThrow(/unknown option 'baseURL'/);
+    await expect(loadFashionMnist({ baseURL: 'x' } as never)).rejects.toMatchObject(badOption);
     await expect(loadFashionMnist({ dataset: ds.spec })).rejects.toThrow(/'baseUrl' is required/);
+    await expect(loadFashionMnist({ dataset: ds.spec })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ timeoutMs: -1 })).rejects.toMatchObject(badOption);
+    await expect(loadFashionMnist({ fetch: 'x' as never })).rejects.toMatchObject(badOption);
   });
 });
