@@ -3,7 +3,7 @@
 // failure is recorded as a reason instead of an exception until no candidate is left.
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
-import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { installWasmTrainingKernels } from './wasm/install.js';
 import { startWasmWithThreads } from './wasm-threads.js';
 
@@ -133,9 +133,9 @@ export const USE_FASTEST_BACKEND_DEFAULTS: Readonly<Required<UseFastestBackendOp
 function checkCandidate(where: string, name: string, value: unknown): BackendCandidate {
   const allowed = BACKEND_CANDIDATES.map((c) => `'${c}'`).join(', ');
   if (typeof value !== 'string')
-    throw new TypeError(`${where}: ${name} must be one of ${allowed}, received ${show(value)}`);
+    throw badOption(`${where}: ${name} must be one of ${allowed}, received ${show(value)}`);
   if (!(BACKEND_CANDIDATES as readonly string[]).includes(value)) {
-    throw new RangeError(`${where}: ${name} must be one of ${allowed}, received ${show(value)}`);
+    throw badOption(`${where}: ${name} must be one of ${allowed}, received ${show(value)}`);
   }
   return value as BackendCandidate;
 }
@@ -245,12 +245,12 @@ export async function useFastestBackend(options?: UseFastestBackendOptions): Pro
   const trainingKernels = checkBoolean(where, 'trainingKernels', o.trainingKernels);
   const wasmThreads = checkNumber(where, 'wasmThreads', o.wasmThreads, { integer: true, min: 1, max: 8 });
   if (!Array.isArray(o.candidates)) {
-    throw new TypeError(
+    throw badOption(
       `${where}: option 'candidates' must be an array of backend names, received ${show(o.candidates)}`,
     );
   }
   if (o.candidates.length === 0) {
-    throw new RangeError(`${where}: option 'candidates' must name at least one backend, received array(0)`);
+    throw badOption(`${where}: option 'candidates' must name at least one backend, received array(0)`);
   }
   const candidates = o.candidates.map((c, i) => checkCandidate(where, `option 'candidates[${i}]'`, c));
   const skipped: SkippedBackend[] = [];

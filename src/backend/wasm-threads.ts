@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { FashionMnistError } from '../errors.js';
 import { checkNumber, mergeOptions } from '../internal/validate.js';
 import { rememberWasmMemory } from './wasm/simd.js';
 
@@ -79,12 +80,16 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
   const o = mergeOptions<Required<WasmThreadsOptions>>(where, WASM_THREADS_DEFAULTS, options);
   const threads = checkNumber(where, 'threads', o.threads, { integer: true, min: 1, max: 8 });
   if (tf.findBackendFactory('wasm') == null) {
-    throw new Error(
+    throw new FashionMnistError(
+      'NO_BACKEND',
       `${where}: the wasm backend is not registered; import '@tensorflow/tfjs-backend-wasm' first`,
     );
   }
   if (tf.engine().registry.wasm != null) {
-    throw new Error(`${where}: the wasm backend is already initialised (single-threaded); call this first`);
+    throw new FashionMnistError(
+      'UNSUPPORTED',
+      `${where}: the wasm backend is already initialised (single-threaded); call this before anything starts it`,
+    );
   }
 
   const dir = mkdtempSync(join(os.tmpdir(), 'fashion-mnist-wasm-threads-'));
@@ -132,7 +137,7 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
     (os as { cpus: () => os.CpuInfo[] }).cpus = () => fakeCpus;
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
     if (!(await tf.setBackend('wasm')))
-      throw new Error(`${where}: the threaded wasm backend failed to initialise`);
+      throw new FashionMnistError('NO_BACKEND', `${where}: the threaded wasm backend failed to initialise`);
     await tf.ready();
   } finally {
     (WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = RealMemory;
@@ -143,7 +148,9 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
   }
   const backend = tf.backend() as unknown as ThreadedWasmBackend;
   const pthread = backend.wasm.PThread;
-  if (pthread == null) throw new Error(`${where}: the wasm backend started without threads`);
+  if (pthread == null) {
+    throw new FashionMnistError('UNSUPPORTED', `${where}: the wasm backend started without threads`);
+  }
   for (const w of [...pthread.unusedWorkers, ...pthread.runningWorkers]) w.unref?.();
   if (shared != null) rememberWasmMemory(backend.wasm, shared);
   return backend.wasm.tfjs.getThreadsCount();

@@ -10,8 +10,14 @@ import '../helpers/backends.js'; // registers the cpu and wasm backends
 
 describe('startWasmWithThreads', () => {
   it('rejects bad options before touching the backend', async () => {
-    await expect(startWasmWithThreads({ threads: 0 })).rejects.toThrow(RangeError);
-    await expect(startWasmWithThreads({ threads: 1.5 })).rejects.toThrow(RangeError);
+    await expect(startWasmWithThreads({ threads: 0 })).rejects.toMatchObject({
+      name: 'FashionMnistError',
+      code: 'BAD_OPTION',
+    });
+    await expect(startWasmWithThreads({ threads: 1.5 })).rejects.toMatchObject({
+      name: 'FashionMnistError',
+      code: 'BAD_OPTION',
+    });
     await expect(startWasmWithThreads({ thread: 2 } as never)).rejects.toThrow(/unknown option/);
   });
 

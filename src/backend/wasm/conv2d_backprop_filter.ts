@@ -15,6 +15,7 @@
 // are multiples of 4 KiB (a [50176, 64] transpose in one piece takes ~20 ms from cache-set
 // aliasing; in 8-image chunks ~3 ms).
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { FashionMnistError } from '../../errors.js';
 import {
   asWasm,
   type ConvGradAttrs,
@@ -123,10 +124,16 @@ export function makeConv2DBackpropFilter(deps: FilterGradDeps): KernelConfig['ke
     const dy = inputs.dy as TensorInfo;
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as FilterAttrs;
     if (dataFormat === 'NCHW') {
-      throw new Error("wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, like the wasm Conv2D");
+      throw new FashionMnistError(
+        'UNSUPPORTED',
+        "wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, like the wasm Conv2D",
+      );
     }
     if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-      throw new Error(`wasm Conv2DBackpropFilter needs float32 tensors, got ${x.dtype} and ${dy.dtype}`);
+      throw new FashionMnistError(
+        'UNSUPPORTED',
+        `wasm Conv2DBackpropFilter needs float32 tensors, got ${x.dtype} and ${dy.dtype}`,
+      );
     }
     const info = backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],

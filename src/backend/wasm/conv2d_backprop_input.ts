@@ -3,6 +3,7 @@
 // channel axes swapped, padded by (filter size - 1 - forward padding) on each side. The stock wasm
 // kernel is a scalar loop (about 50 ms per batch of the reference CNN); other strides still go to it.
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { FashionMnistError } from '../../errors.js';
 import { asWasm, type ConvGradAttrs, call, f32, type KernelArgs, release } from './heap.js';
 
 interface InputAttrs extends ConvGradAttrs {
@@ -57,7 +58,12 @@ export function makeConv2DBackpropInput(
       info.outHeight + 2 * (KH - 1) - p.top - p.bottom - KH + 1 === inputShape[1] &&
       info.outWidth + 2 * (KW - 1) - p.left - p.right - KW + 1 === inputShape[2];
     if (!fast) {
-      if (fallback == null) throw new Error('wasm Conv2DBackpropInput: no stock kernel to fall back to');
+      if (fallback == null) {
+        throw new FashionMnistError(
+          'NO_BACKEND',
+          'wasm Conv2DBackpropInput: no stock kernel to fall back to',
+        );
+      }
       return fallback.kernelFunc(args);
     }
     const CI = filter.shape[2];

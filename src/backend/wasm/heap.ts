@@ -10,6 +10,7 @@ import type {
   NamedTensorInfoMap,
   TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { FashionMnistError } from '../../errors.js';
 
 /**
  * The members of `BackendWasm` (tfjs-backend-wasm 4.x) that the training kernels use.
@@ -51,7 +52,8 @@ export interface KernelArgs {
 export function asWasm(backend: unknown): WasmBackendLike {
   const b = backend as Partial<WasmBackendLike> | null;
   if (b == null || b.wasm == null || b.dataIdMap == null || typeof b.makeOutput !== 'function') {
-    throw new Error(
+    throw new FashionMnistError(
+      'UNSUPPORTED',
       'fashion-mnist-tfjs/wasm-training: kernel called with a backend that is not tfjs-backend-wasm',
     );
   }
@@ -68,7 +70,10 @@ export function asWasm(backend: unknown): WasmBackendLike {
 export function heapOffset(backend: WasmBackendLike, info: TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
   if (data == null)
-    throw new Error('fashion-mnist-tfjs/wasm-training: tensor data is not on the wasm backend');
+    throw new FashionMnistError(
+      'UNSUPPORTED',
+      'fashion-mnist-tfjs/wasm-training: tensor data is not on the wasm backend',
+    );
   return data.memoryOffset;
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FashionMnistError } from '../../errors.js';
 import { makeMatMul } from './batch_mat_mul.js';
 import { makeConv2DBackpropFilter } from './conv2d_backprop_filter.js';
 import { makeConv2DBackpropInput } from './conv2d_backprop_input.js';
@@ -58,7 +59,8 @@ let saved: Map<WasmTrainingKernel, tf.KernelConfig | undefined> | null = null;
 function stock(name: string): tf.KernelConfig {
   const config = tf.getKernel(name, BACKEND);
   if (config == null) {
-    throw new Error(
+    throw new FashionMnistError(
+      'NO_BACKEND',
       `installWasmTrainingKernels: the wasm kernel '${name}' is not registered. Import ` +
         `'@tensorflow/tfjs-backend-wasm' (the same copy of @tensorflow/tfjs-core) before installing.`,
     );
