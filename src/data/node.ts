@@ -1,13 +1,14 @@
 // Node-only data loading: files on disk, the user cache, Debian's package and downloads, in that order.
-import { createHash, randomBytes } from 'node:crypto';
-import { constants, existsSync, readFileSync, type Stats } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
 import { FashionMnistError } from '../errors.js';
 import { fetchBytes } from '../internal/bytes.js';
+import { ioError, readFileLimited, writeFileAtomic } from '../internal/fs-node.js';
 import { badOption, checkBoolean, checkFunction, mergeOptions, show } from '../internal/validate.js';
 import {
   type AssembleParts,
@@ -96,76 +97,6 @@ const nodeParts = {
   sha256: (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex'),
 };
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
-}
-
-/** A file-system failure as a FashionMnistError: NOT_FOUND when the path is missing, IO_ERROR otherwise. */
-export function fsError(path: string, doing: string, cause: unknown, todo?: string): FashionMnistError {
-  const code = (cause as NodeJS.ErrnoException)?.code;
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  const missing = code === 'ENOENT' || code === 'ENOTDIR';
-  return new FashionMnistError(
-    missing ? 'NOT_FOUND' : 'IO_ERROR',
-    `${path}: cannot ${doing} (${detail}); ${todo ?? 'check the path and its permissions'}`,
-    { path, cause },
-  );
-}
-
-/**
- * Reads a regular file of at most `maxBytes` bytes. Opened without blocking and checked with fstat before any
- * read, so a FIFO, a device or a directory in the file's place is refused (IO_ERROR) instead of hanging or
- * failing later; a larger file is TOO_LARGE without being read.
- */
-async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  } catch (cause) {
-    throw fsError(path, 'open it', cause);
-  }
-  try {
-    let st: Stats;
-    try {
-      st = await handle.stat();
-    } catch (cause) {
-      throw fsError(path, 'read its status', cause);
-    }
-    if (!st.isFile()) {
-      throw new FashionMnistError(
-        'IO_ERROR',
-        `${path}: is ${kindOf(st)}, not a regular file; put the data file there (or remove what is in its place)`,
-        { path },
-      );
-    }
-    if (st.size > maxBytes) {
-      throw new FashionMnistError(
-        'TOO_LARGE',
-        `${path}: ${st.size} bytes, more than the ${maxBytes} allowed for this file; it is not this data set's`,
-        { path },
-      );
-    }
-    const out = new Uint8Array(st.size);
-    let at = 0;
-    try {
-      while (at < out.length) {
-        const { bytesRead } = await handle.read(out, at, out.length - at, at);
-        if (bytesRead === 0) break;
-        at += bytesRead;
-      }
-    } catch (cause) {
-      throw fsError(path, 'read it', cause);
-    }
-    return at === out.length ? out : out.subarray(0, at);
-  } finally {
-    await handle.close().catch(() => {});
-  }
-}
-
 /** The path of `file` in `dir`, compressed or not, or undefined when neither exists. */
 function findFile(dir: string, file: DatasetFile): string | undefined {
   const gz = join(dir, file.name);
@@ -196,7 +127,7 @@ function dirParts(dir: string, opts: Reading): AssembleParts {
           path: join(dir, file.name),
         });
       }
-      const bytes = await readRegularFile(path, fileSizeLimit(file));
+      const bytes = await readFileLimited(WHERE, path, fileSizeLimit(file));
       report(bytes.length, bytes.length);
       return bytes;
     },
@@ -210,26 +141,24 @@ async function loadDir(dir: string, spec: DatasetSpec, source: DataSource, opts:
   return buildDataset(spec, decoded, source, spec.id === SAMPLE.id);
 }
 
-/** Writes a verified download into the cache: a temporary name, then an atomic rename into place. */
+/** Writes a verified download into the cache, atomically (a temporary file, flushed, then renamed). */
 async function writeCacheFile(cacheDir: string, file: DatasetFile, bytes: Uint8Array): Promise<void> {
-  const target = join(cacheDir, file.name);
-  const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
-  const todo =
-    "the download was verified but cannot be kept: fix the permissions, or pass another 'cacheDir' " +
-    '(or set XDG_CACHE_HOME)';
+  const keep = (e: FashionMnistError) =>
+    new FashionMnistError(
+      'IO_ERROR',
+      `${e.message}; the download was verified but cannot be kept in the cache: fix the permissions, or pass ` +
+        "another 'cacheDir' (or set XDG_CACHE_HOME)",
+      { path: e.path, cause: e.cause },
+    );
   try {
     await mkdir(cacheDir, { recursive: true });
   } catch (cause) {
-    throw fsError(cacheDir, 'create the cache directory', cause, todo);
+    throw keep(ioError(WHERE, 'create the cache directory', cacheDir, cause));
   }
   try {
-    await writeFile(tmp, bytes, { flag: 'wx' });
-    await rename(tmp, target);
-  } catch (cause) {
-    await rm(tmp, { force: true }).catch(() => {});
-    const e = fsError(target, 'write it into the cache', cause, todo);
-    // A missing directory here is not "data not found": the cache cannot be written.
-    throw e.code === 'NOT_FOUND' ? new FashionMnistError('IO_ERROR', e.message, { path: target, cause }) : e;
+    await writeFileAtomic(WHERE, join(cacheDir, file.name), bytes);
+  } catch (e) {
+    throw e instanceof FashionMnistError ? keep(e) : e;
   }
 }
 
@@ -240,7 +169,7 @@ async function moveAside(path: string): Promise<string> {
     await rm(aside, { recursive: true, force: true });
     await rename(path, aside);
   } catch (cause) {
-    throw fsError(path, 'move the damaged file aside', cause, 'remove it by hand, or pass another cacheDir');
+    throw ioError(WHERE, 'move aside the damaged', path, cause);
   }
   return aside;
 }
