@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 export type Route =
   /** The body, whole; `noLength` sends it chunked, without a content-length header. */
-  | { kind: 'bytes'; body: Uint8Array; noLength?: boolean }
+  | { kind: 'bytes'; body: Uint8Array; noLength?: boolean; contentType?: string }
   | { kind: 'status'; status: number }
   /** Sends the first `after` bytes of the body (content-length announces all of it), then destroys the socket. */
   | { kind: 'cut'; body: Uint8Array; after: number }
@@ -65,6 +65,7 @@ export async function startServer(): Promise<TestServer> {
       case 'bytes':
         res.writeHead(200, {
           ...(route.noLength ? {} : { 'content-length': String(route.body.length) }),
+          ...(route.contentType ? { 'content-type': route.contentType } : {}),
           'access-control-allow-origin': '*',
         });
         res.end(Buffer.from(route.body));
