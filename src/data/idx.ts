@@ -62,7 +62,8 @@ const DTYPE_CODE: Readonly<Record<IdxDtype, number>> = Object.freeze({
 
 /**
  * The largest decoded (uncompressed) IDX file {@link parseIdx} accepts by default: 268,435,456 bytes (256 MiB),
- * five times the largest Fashion-MNIST file. Raise it with the `maxBytes` option for bigger data sets.
+ * five times the largest Fashion-MNIST file. Raise it with the `maxBytes` option for bigger data sets. Internal:
+ * the default is documented on the option.
  */
 export const PARSE_IDX_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -77,9 +78,10 @@ export interface ParseIdxOptions {
   /** Used in error messages and as the error's `path` (a file name or URL); default `'input'`. */
   name?: string;
   /**
-   * Largest decoded IDX file accepted, in bytes (header included): an integer ≥ 0, default
-   * {@link PARSE_IDX_MAX_BYTES} (256 MiB). A header that declares more, or gzip data that inflates to more, is a
-   * `FashionMnistError` `TOO_LARGE`; inflating stops there, so memory stays bounded by this limit.
+   * Largest decoded IDX file accepted, in bytes (header included): an integer ≥ 0, default 268,435,456
+   * (256 MiB, five times the largest Fashion-MNIST file). A header that declares more, or gzip data that
+   * inflates to more, is a `FashionMnistError` `TOO_LARGE`; inflating stops there, so memory stays bounded by
+   * this limit.
    */
   maxBytes?: number;
 }

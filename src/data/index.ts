@@ -22,7 +22,6 @@ export {
   type IdxArray,
   type IdxDataMap,
   type IdxDtype,
-  PARSE_IDX_MAX_BYTES,
   type ParseIdxOptions,
   parseIdx,
 } from './idx.js';

@@ -169,7 +169,9 @@ async function moveAside(path: string): Promise<string> {
     await rm(aside, { recursive: true, force: true });
     await rename(path, aside);
   } catch (cause) {
-    throw ioError(WHERE, 'move aside the damaged', path, cause);
+    // Gone already (another process repaired it first): nothing left to move.
+    if ((cause as NodeJS.ErrnoException)?.code !== 'ENOENT')
+      throw ioError(WHERE, 'move aside the damaged', path, cause);
   }
   return aside;
 }
