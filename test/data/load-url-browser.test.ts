@@ -94,7 +94,7 @@ describe.skipIf(!HAS_CHROMIUM)('universal loadFashionMnist in headless Chromium'
   it('a stalled body is a TIMEOUT, and the next mirror is tried', async () => {
     const r = await load({ baseUrl: 'data/stall/', timeoutMs: 500 });
     expect(r).toMatchObject({ name: 'FashionMnistError', code: 'TIMEOUT' });
-    const next = await load({ mirrors: ['data/stall/', 'data/ok/'], timeoutMs: 500 });
+    const next = await load({ mirrors: ['data/stall/', 'data/ok/'], timeoutMs: 2000 });
     expect(next.counts).toEqual([6, 4]);
   });
 
