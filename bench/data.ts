@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FASHION_MNIST } from '../src/data/catalog.js';
+import { parseIdx } from '../src/data/idx.js';
 import { DEBIAN_DIR } from '../src/data/node.js';
 import { loadFashionMnist } from '../src/node.js';
 
@@ -19,7 +20,10 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 const read: number[] = [];
 const load: number[] = [];
 const loadNoVerify: number[] = [];
+const parse: number[] = [];
+const trainImages = await readFile(join(dir, FASHION_MNIST.files[0].name));
 for (let i = 0; i < runs; i++) {
+  parse.push(await time(() => parseIdx(trainImages, FASHION_MNIST.files[0].name)));
   read.push(await time(() => Promise.all(FASHION_MNIST.files.map((f) => readFile(join(dir, f.name))))));
   load.push(await time(() => loadFashionMnist({ dir })));
   loadNoVerify.push(await time(() => loadFashionMnist({ dir, verify: false })));
@@ -34,4 +38,7 @@ console.log(
 );
 console.log(
   `loadFashionMnist (verify: false):   ${n.toFixed(0)} ms  -> ${(n - r).toFixed(0)} ms beyond reading`,
+);
+console.log(
+  `parseIdx of the training images (universal, DecompressionStream, streamed): ${median(parse).toFixed(0)} ms`,
 );

@@ -16,7 +16,10 @@ const SEED = 'fashion-mnist-tfjs sample v1';
 
 const dir = process.argv[2];
 const full = await loadFashionMnist(dir ? { dir } : {});
-if (full.isSample) throw new Error('make-sample needs the full data set');
+if (full.isSample) {
+  console.error('make-sample needs the full data set, not the embedded sample');
+  process.exit(2);
+}
 mkdirSync('data/sample', { recursive: true });
 const entries: string[] = [];
 for (const splitName of ['train', 'test'] as const) {
@@ -62,6 +65,7 @@ import type { DatasetFile, DatasetSpec } from './catalog.js';
  */
 export const SAMPLE: DatasetSpec = Object.freeze({
   id: 'fashion-mnist-sample',
+  imageShape: Object.freeze([28, 28]) as readonly [number, number],
   mirrors: Object.freeze([]),
   files: Object.freeze([
 ${entries.join('\n')}

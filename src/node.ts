@@ -17,7 +17,8 @@ export {
 } from './cnn/io-node.js';
 export { loadPretrained } from './cnn/pretrained-node.js';
 export type { WeightQuantization } from './cnn/weights.js';
-export { defaultCacheDir, type LoadNodeOptions, loadFashionMnist, loadSample } from './data/node.js';
+export { defaultCacheDir, loadFashionMnist, loadSample } from './data/node.js';
+export type { LoadFashionMnistOptions } from './data/options.js';
 export * from './index.js';
 export {
   type KnnWorkerPool,

@@ -39,6 +39,22 @@ export interface DatasetSpec {
   readonly mirrors: readonly string[];
   /** The four IDX files. */
   readonly files: readonly DatasetFile[];
+  /**
+   * `[height, width]` of every image, when known: files whose images have another shape are refused with
+   * `BAD_SHAPE` even when checksums are not verified. Whatever it says, both splits must have the same shape.
+   */
+  readonly imageShape?: readonly [number, number];
+}
+
+/**
+ * Largest file accepted for a catalogue entry, in bytes, compressed or not, and the most its gzip data may
+ * inflate to: its decompressed size plus 1 % plus 64 KiB. Gzip never grows data by more than a few bytes per
+ * 64 KiB block plus its header, so a real copy always fits; a body, a file or an inflation beyond it stops at
+ * once with `TOO_LARGE`, so memory stays bounded. (A copy just a little too long reaches the checksum and is
+ * reported as `CHECKSUM_MISMATCH`.)
+ */
+export function fileSizeLimit(file: DatasetFile): number {
+  return file.bytes + Math.ceil(file.bytes / 100) + 65_536;
 }
 
 /**
@@ -53,6 +69,7 @@ export interface DatasetSpec {
  */
 export const FASHION_MNIST: DatasetSpec = Object.freeze({
   id: 'fashion-mnist',
+  imageShape: Object.freeze([28, 28]) as readonly [number, number],
   mirrors: Object.freeze([
     'https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
     'https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/',

@@ -1,4 +1,6 @@
 import { FashionMnistError } from '../errors.js';
+import { concatBytes } from '../internal/bytes.js';
+import { badOption, checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 /**
  * Data types an IDX file can hold, by the name used in {@link IdxArray.dtype}.
@@ -59,6 +61,32 @@ const DTYPE_CODE: Readonly<Record<IdxDtype, number>> = Object.freeze({
 });
 
 /**
+ * The largest decoded (uncompressed) IDX file {@link parseIdx} accepts by default: 268,435,456 bytes (256 MiB),
+ * five times the largest Fashion-MNIST file. Raise it with the `maxBytes` option for bigger data sets. Internal:
+ * the default is documented on the option.
+ */
+export const PARSE_IDX_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Options of {@link parseIdx}.
+ * @example
+ * ```ts
+ * const idx = await parseIdx(bytes, { name: 'emnist-train.gz', maxBytes: 1024 ** 3 } satisfies ParseIdxOptions);
+ * ```
+ */
+export interface ParseIdxOptions {
+  /** Used in error messages and as the error's `path` (a file name or URL); default `'input'`. */
+  name?: string;
+  /**
+   * Largest decoded IDX file accepted, in bytes (header included): an integer ≥ 0, default 268,435,456
+   * (256 MiB, five times the largest Fashion-MNIST file). A header that declares more, or gzip data that
+   * inflates to more, is a `FashionMnistError` `TOO_LARGE`; inflating stops there, so memory stays bounded by
+   * this limit.
+   */
+  maxBytes?: number;
+}
+
+/**
  * True when `bytes` start with the gzip magic number (1f 8b).
  * @example
  * ```ts
@@ -70,44 +98,101 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /**
- * Inflates gzip data with the platform's `DecompressionStream` (browsers, Node ≥ 18, Deno, Bun).
- * Truncated or corrupt input is reported as a `FashionMnistError` with code `BAD_GZIP`.
- *
- * @example
- * ```ts
- * const raw = await gunzip(new Uint8Array(await (await fetch(url)).arrayBuffer()));
- * ```
+ * The inflated chunks of gzip data, read one by one from the platform's `DecompressionStream` (browsers,
+ * Node ≥ 18, Deno, Bun). Leaving the loop early cancels the stream, so no more is inflated than was read.
  */
-export async function gunzip(bytes: Uint8Array, name = 'input'): Promise<Uint8Array> {
+async function* inflateChunks(bytes: Uint8Array, name: string): AsyncGenerator<Uint8Array> {
   if (typeof DecompressionStream === 'undefined') {
     throw new FashionMnistError(
-      'BAD_GZIP',
-      `${name}: this platform has no DecompressionStream to inflate gzip data`,
+      'UNSUPPORTED',
+      `${name}: this platform has no DecompressionStream to inflate gzip data; decompress the file first`,
+      { path: name },
     );
   }
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'))
+    .getReader();
+  let finished = false;
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
-      .stream()
-      .pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (cause) {
-    throw new FashionMnistError('BAD_GZIP', `${name}: truncated or corrupt gzip data (${String(cause)})`, {
-      path: name,
-      cause,
-    });
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (cause) {
+        finished = true;
+        throw new FashionMnistError(
+          'BAD_GZIP',
+          `${name}: truncated or corrupt gzip data (${String(cause)})`,
+          {
+            path: name,
+            cause,
+          },
+        );
+      }
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!finished) reader.cancel().catch(() => {});
   }
 }
 
+function tooLargeInflated(name: string, maxBytes: number, why: string): FashionMnistError {
+  return new FashionMnistError(
+    'TOO_LARGE',
+    `${name}: the gzip data inflates to more than ${maxBytes} bytes, ${why}; stopped inflating`,
+    { path: name },
+  );
+}
+
 /**
- * Decodes an uncompressed IDX file. Synchronous; use {@link parseIdx} when the bytes may be gzip-compressed.
+ * Inflates gzip data chunk by chunk with the platform's `DecompressionStream`, stopping with a
+ * `FashionMnistError` `TOO_LARGE` as soon as the output passes `maxBytes`. Truncated or corrupt input is
+ * `BAD_GZIP`.
  *
- * @param name - Used in error messages (a file name or URL).
  * @example
  * ```ts
- * const { shape, data } = parseIdxBytes(rawBytes); // shape [60000, 28, 28]
+ * const raw = await gunzip(bytes, 'train-images-idx3-ubyte.gz', 47_040_016);
  * ```
  */
-export function parseIdxBytes(bytes: Uint8Array, name = 'input'): IdxArray {
+export async function gunzip(
+  bytes: Uint8Array,
+  name = 'input',
+  maxBytes = PARSE_IDX_MAX_BYTES,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of inflateChunks(bytes, name)) {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLargeInflated(name, maxBytes, 'the most allowed for it');
+    chunks.push(chunk);
+  }
+  return concatBytes(chunks);
+}
+
+/** What an IDX header says: element type, dimensions and the file's total length. */
+interface IdxHeader {
+  dtype: IdxDtype;
+  size: number;
+  shape: number[];
+  count: number;
+  headerBytes: number;
+  /** Header plus values, in bytes; may exceed 2^53 for absurd headers (then it is only compared, never used). */
+  totalBytes: number;
+}
+
+/**
+ * Reads the header at the start of an IDX file. Returns undefined while `bytes` is too short to hold it and
+ * more may come (`complete` false); throws BAD_MAGIC / BAD_DTYPE / BAD_SHAPE as soon as the bytes are wrong.
+ */
+function readHeader(bytes: Uint8Array, name: string, complete: boolean): IdxHeader | undefined {
+  if (bytes.length < 4 && !complete && (bytes.length < 2 || (bytes[0] === 0 && bytes[1] === 0))) {
+    return undefined;
+  }
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new FashionMnistError(
@@ -131,6 +216,7 @@ export function parseIdxBytes(bytes: Uint8Array, name = 'input'): IdxArray {
   const rank = bytes[3];
   const headerBytes = 4 + 4 * rank;
   if (bytes.length < headerBytes) {
+    if (!complete) return undefined;
     throw new FashionMnistError(
       'BAD_SHAPE',
       `${name}: the header declares ${rank} dimensions (${headerBytes} header bytes) but the file has only ${bytes.length} bytes`,
@@ -145,23 +231,73 @@ export function parseIdxBytes(bytes: Uint8Array, name = 'input'): IdxArray {
     shape.push(d);
     count *= d;
   }
-  const expected = headerBytes + count * spec.size;
-  if (bytes.length !== expected) {
+  return {
+    dtype: spec.dtype,
+    size: spec.size,
+    shape,
+    count,
+    headerBytes,
+    totalBytes: headerBytes + count * spec.size,
+  };
+}
+
+function describeHeader(h: IdxHeader): string {
+  return `${h.dtype}[${h.shape.join(', ')}] = ${h.totalBytes} bytes in all`;
+}
+
+function tooLargeDeclared(name: string, h: IdxHeader, maxBytes: number): FashionMnistError {
+  return new FashionMnistError(
+    'TOO_LARGE',
+    `${name}: the header says ${describeHeader(h)}, more than maxBytes (${maxBytes}); raise the option ` +
+      `'maxBytes' if the file is genuine`,
+    { path: name },
+  );
+}
+
+/**
+ * Decodes an uncompressed IDX file. Synchronous; use {@link parseIdx} when the bytes may be gzip-compressed.
+ * The values are always a fresh copy (never a view on `bytes`).
+ *
+ * @param name - Used in error messages (a file name or URL).
+ * @param maxBytes - Largest file accepted (default: no limit; the bytes are already in memory).
+ * @example
+ * ```ts
+ * const { shape, data } = parseIdxBytes(rawBytes); // shape [60000, 28, 28]
+ * ```
+ */
+export function parseIdxBytes(
+  bytes: Uint8Array,
+  name = 'input',
+  maxBytes = Number.POSITIVE_INFINITY,
+): IdxArray {
+  return decodeOwned(bytes, name, maxBytes, false);
+}
+
+/** Decodes IDX bytes; with `owned`, a uint8 result may be a view on `bytes` (which the caller gives up). */
+export function decodeOwned(bytes: Uint8Array, name: string, maxBytes: number, owned: boolean): IdxArray {
+  const h = readHeader(bytes, name, true) as IdxHeader;
+  if (bytes.length !== h.totalBytes) {
     throw new FashionMnistError(
       'BAD_SHAPE',
-      `${name}: the header says ${spec.dtype}[${shape.join(', ')}] = ${expected} bytes in all, but the file has ${bytes.length} bytes`,
+      `${name}: the header says ${describeHeader(h)}, but the file has ${bytes.length} bytes`,
       { path: name },
     );
   }
-  return { dtype: spec.dtype, shape, data: readValues(view, headerBytes, count, spec.dtype, bytes) };
+  if (h.totalBytes > maxBytes) throw tooLargeDeclared(name, h, maxBytes);
+  return { dtype: h.dtype, shape: h.shape, data: readValues(bytes, h, owned) };
 }
 
-function readValues(view: DataView, offset: number, count: number, dtype: IdxDtype, bytes: Uint8Array) {
-  switch (dtype) {
+function readValues(bytes: Uint8Array, h: IdxHeader, owned: boolean) {
+  const { headerBytes: offset, count } = h;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (h.dtype) {
     case 'uint8':
-      // A plain copy, not a view: the caller may hold a Node Buffer (whose slice() is a view) or a larger buffer
-      // that should be freed, and users must be able to write into the result without touching the source.
-      return new Uint8Array(bytes.subarray(offset, offset + count));
+      // A plain copy unless we own the bytes: the caller may hold a Node Buffer (whose slice() is a view) or a
+      // larger buffer that should be freed, and users must be able to write into the result without touching the
+      // source.
+      return owned
+        ? bytes.subarray(offset, offset + count)
+        : new Uint8Array(bytes.subarray(offset, offset + count));
     case 'int8':
       return new Int8Array(new Uint8Array(bytes.subarray(offset, offset + count)).buffer);
     case 'int16': {
@@ -189,17 +325,82 @@ function readValues(view: DataView, offset: number, count: number, dtype: IdxDty
 
 /**
  * Decodes any IDX file, of any data type and rank. Gzip-compressed input is recognised by its magic bytes and
- * inflated first (universal: uses `DecompressionStream`).
+ * inflated chunk by chunk (universal: `DecompressionStream`): the header is read as soon as it arrives, and
+ * inflating stops at once when the data goes past what the header declares (`BAD_SHAPE`) or past `maxBytes`
+ * (`TOO_LARGE`), so a gzip bomb costs neither time nor memory. Every failure is a `FashionMnistError`.
  *
- * @param name - Used in error messages (a file name or URL).
+ * @param options - `{ name, maxBytes }`, or just the name used in messages.
  * @example
  * ```ts
  * const labels = await parseIdx(await fs.promises.readFile('train-labels-idx1-ubyte.gz'));
  * labels.shape; // [60000]
  * ```
  */
-export async function parseIdx(bytes: Uint8Array, name = 'input'): Promise<IdxArray> {
-  return parseIdxBytes(isGzip(bytes) ? await gunzip(bytes, name) : bytes, name);
+export async function parseIdx(bytes: Uint8Array, options?: string | ParseIdxOptions): Promise<IdxArray> {
+  const opts = mergeOptions<ParseIdxOptions>(
+    'parseIdx',
+    { name: 'input', maxBytes: PARSE_IDX_MAX_BYTES },
+    typeof options === 'string' ? { name: options } : options,
+  );
+  if (typeof opts.name !== 'string') {
+    throw badOption(`parseIdx: option 'name' must be a string, received ${show(opts.name)}`);
+  }
+  const name = opts.name;
+  const maxBytes = checkNumber('parseIdx', 'maxBytes', opts.maxBytes, { integer: true, min: 0 });
+  if (!(bytes instanceof Uint8Array)) {
+    throw new FashionMnistError('BAD_INPUT', `parseIdx: bytes must be a Uint8Array, received ${show(bytes)}`);
+  }
+  if (!isGzip(bytes)) return decodeOwned(bytes, name, maxBytes, false);
+  let head: Uint8Array = new Uint8Array(0);
+  let header: IdxHeader | undefined;
+  let out: Uint8Array | undefined;
+  let written = 0;
+  for await (const chunk of inflateChunks(bytes, name)) {
+    if (header && out) {
+      if (written + chunk.length > out.length) {
+        throw new FashionMnistError(
+          'BAD_SHAPE',
+          `${name}: the header says ${describeHeader(header)}, but the data goes on past it; stopped inflating`,
+          { path: name },
+        );
+      }
+      out.set(chunk, written);
+      written += chunk.length;
+      continue;
+    }
+    head = concatBytes([head, chunk]);
+    header = readHeader(head, name, false);
+    if (!header) continue;
+    if (header.totalBytes > maxBytes) throw tooLargeDeclared(name, header, maxBytes);
+    if (head.length > header.totalBytes) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${name}: the header says ${describeHeader(header)}, but the data goes on past it; stopped inflating`,
+        { path: name },
+      );
+    }
+    // The header is checked against maxBytes, so this allocation is bounded; pages are only touched as they fill.
+    try {
+      out = new Uint8Array(header.totalBytes);
+    } catch (cause) {
+      throw new FashionMnistError(
+        'TOO_LARGE',
+        `${name}: cannot allocate the ${describeHeader(header)} its header declares; lower 'maxBytes'`,
+        { path: name, cause },
+      );
+    }
+    out.set(head);
+    written = head.length;
+  }
+  if (!header || !out) return decodeOwned(head, name, maxBytes, true);
+  if (written !== out.length) {
+    throw new FashionMnistError(
+      'BAD_SHAPE',
+      `${name}: the header says ${describeHeader(header)}, but the data has ${written} bytes`,
+      { path: name },
+    );
+  }
+  return { dtype: header.dtype, shape: header.shape, data: readValues(out, header, true) };
 }
 
 /**
@@ -212,12 +413,38 @@ export async function parseIdx(bytes: Uint8Array, name = 'input'): Promise<IdxAr
  * ```
  */
 export function encodeIdx(array: IdxArray): Uint8Array {
+  if (array === null || typeof array !== 'object') {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `encodeIdx: expected { dtype, shape, data }, received ${show(array)}`,
+    );
+  }
   const { dtype, shape, data } = array;
   const code = DTYPE_CODE[dtype];
-  if (code === undefined) throw new TypeError(`encodeIdx: unknown dtype ${String(dtype)}`);
+  if (code === undefined) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `encodeIdx: unknown dtype ${show(dtype)}; known dtypes are ${Object.keys(DTYPE_CODE).join(', ')}`,
+    );
+  }
+  if (
+    !Array.isArray(shape) ||
+    shape.length > 255 ||
+    shape.some((d) => !Number.isInteger(d) || d < 0 || d > 0xffffffff)
+  ) {
+    throw new FashionMnistError(
+      'BAD_SHAPE',
+      `encodeIdx: shape must be an array of at most 255 whole numbers from 0 to 4294967295, received ` +
+        `${Array.isArray(shape) ? `[${shape.join(', ')}]` : show(shape)}`,
+    );
+  }
+  if (!ArrayBuffer.isView(data) || !('length' in data)) {
+    throw new FashionMnistError('BAD_INPUT', `encodeIdx: data must be a typed array, received ${show(data)}`);
+  }
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) {
-    throw new RangeError(
+    throw new FashionMnistError(
+      'BAD_SHAPE',
       `encodeIdx: shape [${shape.join(', ')}] holds ${count} values but data has ${data.length}`,
     );
   }

@@ -17,8 +17,16 @@ export {
   IMAGE_SIZE,
   NUM_CLASSES,
 } from './catalog.js';
-export { encodeIdx, type IdxArray, type IdxDataMap, type IdxDtype, parseIdx } from './idx.js';
-export { type LoadUrlOptions, loadFashionMnist } from './load.js';
+export {
+  encodeIdx,
+  type IdxArray,
+  type IdxDataMap,
+  type IdxDtype,
+  type ParseIdxOptions,
+  parseIdx,
+} from './idx.js';
+export { loadFashionMnist } from './load.js';
+export type { LoadFashionMnistOptions } from './options.js';
 export { SAMPLE } from './sample-catalog.js';
 export {
   type BatchOptions,

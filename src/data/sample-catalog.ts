@@ -13,6 +13,7 @@ import type { DatasetFile, DatasetSpec } from './catalog.js';
  */
 export const SAMPLE: DatasetSpec = Object.freeze({
   id: 'fashion-mnist-sample',
+  imageShape: Object.freeze([28, 28]) as readonly [number, number],
   mirrors: Object.freeze([]),
   files: Object.freeze([
     {

@@ -56,8 +56,8 @@ export function splitFromIdx(images: IdxArray, labels: IdxArray, name = 'split')
   for (let i = 0; i < count; i++) {
     if (labelData[i] >= NUM_CLASSES) {
       throw new FashionMnistError(
-        'BAD_INPUT',
-        `${name}: label ${labelData[i]} at index ${i} is not a class 0..9`,
+        'BAD_LABEL',
+        `${name}: label ${labelData[i]} at index ${i} is not a class 0..${NUM_CLASSES - 1}`,
       );
     }
   }
@@ -100,7 +100,10 @@ export function take(split: Split, indices: ArrayLike<number>): Split {
   for (let j = 0; j < indices.length; j++) {
     const i = indices[j];
     if (!Number.isInteger(i) || i < 0 || i >= split.count) {
-      throw new RangeError(`take: index ${i} at position ${j} is outside 0..${split.count - 1}`);
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `take: index ${i} at position ${j} is outside 0..${split.count - 1}; pass whole numbers below split.count`,
+      );
     }
     images.set(split.images.subarray(i * px, (i + 1) * px), j * px);
     labels[j] = split.labels[i];

@@ -1,6 +1,14 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeIdx, type IdxDtype, isGzip, parseIdx, parseIdxBytes, sha256Hex } from '../../src/data/idx.js';
+import {
+  encodeIdx,
+  type IdxDtype,
+  isGzip,
+  PARSE_IDX_MAX_BYTES,
+  parseIdx,
+  parseIdxBytes,
+  sha256Hex,
+} from '../../src/data/idx.js';
 import { FashionMnistError } from '../../src/errors.js';
 
 const samples: Record<IdxDtype, number[]> = {
@@ -107,7 +115,45 @@ describe('IDX bad input', () => {
     await expectCode(parseIdx(gz, 'b.gz'), 'BAD_GZIP');
   });
   it('encodeIdx rejects data that does not fill the shape', () => {
-    expect(() => encodeIdx({ dtype: 'uint8', shape: [2, 2], data: new Uint8Array(3) })).toThrow(RangeError);
+    expect(() => encodeIdx({ dtype: 'uint8', shape: [2, 2], data: new Uint8Array(3) })).toThrow(
+      expect.objectContaining({ code: 'BAD_SHAPE' }),
+    );
+    expect(() => encodeIdx({ dtype: 'uint8', shape: [-1], data: new Uint8Array(0) })).toThrow(
+      expect.objectContaining({ code: 'BAD_SHAPE' }),
+    );
+    expect(() => encodeIdx({ dtype: 'uint9' as IdxDtype, shape: [1], data: new Uint8Array(1) })).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT' }),
+    );
+  });
+});
+
+describe('parseIdx limits and options', () => {
+  const bytes = encodeIdx({ dtype: 'int16', shape: [10], data: new Int16Array(10) }); // 28 bytes
+  it('maxBytes refuses a larger file, raw or gzip, with TOO_LARGE', async () => {
+    expect((await parseIdx(bytes, { maxBytes: 28 })).shape).toEqual([10]);
+    await expectCode(parseIdx(bytes, { maxBytes: 27, name: 'a.idx' }), 'TOO_LARGE');
+    const e = await expectCode(
+      parseIdx(new Uint8Array(gzipSync(bytes)), { maxBytes: 27, name: 'a.gz' }),
+      'TOO_LARGE',
+    );
+    expect(e.path).toBe('a.gz');
+    expect(e.message).toContain("'maxBytes'");
+  });
+  it('the default limit is PARSE_IDX_MAX_BYTES (256 MiB): a header declaring more is refused before inflating', async () => {
+    expect(PARSE_IDX_MAX_BYTES).toBe(256 * 1024 * 1024);
+    const header = new Uint8Array([0, 0, 8, 1, 0x10, 0, 0, 1]); // uint8 [2^28 + 1]
+    await expectCode(parseIdx(new Uint8Array(gzipSync(header)), 'big.gz'), 'TOO_LARGE');
+  });
+  it('gzip data that goes on past what its header declares is BAD_SHAPE', async () => {
+    await expectCode(
+      parseIdx(new Uint8Array(gzipSync(new Uint8Array([...bytes, 0]))), 'long.gz'),
+      'BAD_SHAPE',
+    );
+  });
+  it('bad options and input are typed', async () => {
+    await expectCode(parseIdx(bytes, { maxBytes: -1 }), 'BAD_OPTION');
+    await expectCode(parseIdx(bytes, { maxbytes: 5 } as never), 'BAD_OPTION');
+    await expectCode(parseIdx([0, 0, 8, 0] as never), 'BAD_INPUT');
   });
 });
 
