@@ -100,18 +100,21 @@ describe('the packed package', () => {
         .map((p: string) => p.slice(2)),
     ];
     const used = new Set(roots.filter((f) => files.has(f)));
-    // A file is used when a used code file names it: import specifiers, chunk and worker URLs,
-    // sourceMappingURL comments, declaration imports. Names are hashed chunk names, so a basename match is exact.
+    // A file is used when a used code file names it: import specifiers, chunk URLs, sourceMappingURL comments,
+    // declaration imports (`./chunk.js` names `chunk.d.ts`), or a worker URL built as `knn-worker${ext}`.
+    const names = (file: string): string[] => {
+      const name = basename(file);
+      const stem = name.replace(/\.(d\.ts|d\.cts|js|cjs|js\.map|cjs\.map)$/, '');
+      return [name, `${stem}\${`, ...(/\.d\.c?ts$/.test(name) ? [`${stem}.js`, `${stem}.cjs`] : [])];
+    };
     const queue = [...used];
     while (queue.length > 0) {
-      const f = queue.pop()!;
+      const f = queue.pop() as string;
       if (!/^dist\/.*\.(js|cjs|d\.ts|d\.cts)$/.test(f)) continue;
       const body = text(f);
       for (const other of files) {
         if (used.has(other) || !other.startsWith('dist/')) continue;
-        const name = basename(other);
-        const stem = name.replace(/\.(d\.ts|d\.cts)$/, '.js');
-        if (body.includes(name) || (name !== stem && body.includes(stem.replace(/\.js$/, '')))) {
+        if (names(other).some((n) => body.includes(n))) {
           used.add(other);
           queue.push(other);
         }
@@ -127,7 +130,7 @@ describe('the packed package', () => {
       const map = JSON.parse(readFileSync(join(packed.dir, 'package', f), 'utf8'));
       expect(map.sourcesContent?.length ?? 0, f).toBe(map.sources.length);
       expect(
-        map.sourcesContent.every((s: unknown) => typeof s === 'string'),
+        (map.sourcesContent ?? []).every((s: unknown) => typeof s === 'string'),
         f,
       ).toBe(true);
     }
