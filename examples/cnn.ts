@@ -1,4 +1,4 @@
-// The CNN workflow end to end: build the reference network, train it with random erasing (on the embedded sample
+// The CNN workflow end to end, with the package's public entries only: build the reference network, train it with random erasing (on the embedded sample
 // by default, which takes about a minute, or on the full data set with --full), evaluate it, save it, and draw
 // the prediction grid and the confusion matrix as SVG.
 //
@@ -9,25 +9,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import { Command, InvalidArgumentError } from 'commander';
-import { selectBackend } from '../src/backend/select.js';
-// Node-only model files and the pictures (the package's node entry and report module re-export these).
-import { saveModel } from '../src/cnn/io-node.js';
-import { loadPretrained } from '../src/cnn/pretrained-node.js';
+import { buildCnn, CLASS_NAMES, evaluateCnn, predictCnnTopK, subset, trainCnn } from 'fashion-mnist-tfjs';
 import {
-  buildCnn,
-  CLASS_NAMES,
-  evaluateCnn,
   loadFashionMnist,
+  loadPretrained,
   loadSample,
-  predictCnnTopK,
-  subset,
-  trainCnn,
-} from '../src/node.js';
-import { createProgressBar, formatDuration } from '../src/report/progress.js';
-import { confusionMatrixSvg, predictionGridSvg } from '../src/report/svg.js';
+  saveModel,
+  selectBackend,
+} from 'fashion-mnist-tfjs/node';
+import { confusionMatrixSvg, predictionGridSvg } from 'fashion-mnist-tfjs/report';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -69,8 +60,6 @@ console.log(
 
 const model = opts.pretrained ? await loadPretrained() : buildCnn({ seed: opts.seed });
 if (!opts.pretrained) {
-  const batches = Math.ceil(data.train.count / opts.batchSize);
-  const bar = createProgressBar({ total: batches });
   const history = await trainCnn(model, data.train, {
     epochs: opts.epochs,
     batchSize: opts.batchSize,
@@ -79,15 +68,14 @@ if (!opts.pretrained) {
     eraseFraction: 0.15,
     validationData: data.test,
     onBatchEnd: (p) => {
-      if (p.batch === 0) bar.reset(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches);
-      bar.update(p.batch + 1, {
-        loss: p.loss.toFixed(3),
-        'img/s': Math.round(p.imagesPerSec),
-        'run ETA': formatDuration(p.etaSeconds),
-      });
+      if (process.stderr.isTTY) {
+        process.stderr.write(
+          `\repoch ${p.epoch + 1}/${p.epochs}: batch ${p.batch + 1}/${p.batches}, loss ${p.loss.toFixed(3)}`,
+        );
+      }
     },
     onEpochEnd: (e) => {
-      bar.finish();
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(
         `epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, train acc ${e.acc.toFixed(4)}, ` +
           `test acc ${e.valAcc?.toFixed(4)}, lr ${e.learningRate.toExponential(2)}, ` +
@@ -95,7 +83,7 @@ if (!opts.pretrained) {
       );
     },
   });
-  console.log(`trained ${history.epochs.length} epochs in ${formatDuration(history.seconds)}`);
+  console.log(`trained ${history.epochs.length} epochs in ${history.seconds.toFixed(0)} s`);
 }
 
 const ev = await evaluateCnn(model, data.test);

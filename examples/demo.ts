@@ -1,16 +1,17 @@
 // The main job in one command (`npm run demo`): load Fashion-MNIST, classify test images with k-nearest
-// neighbours and, when the pretrained model is present, with the CNN, and print the accuracies next to the
-// published ones. Runs on the full data set when it is installed, otherwise on the embedded sample (and says so).
+// neighbours and with the pretrained CNN, and print the accuracies next to the published ones. Runs on the full
+// data set when it is installed, otherwise on the embedded sample (and says so). Imports only the package's
+// public entries, as your program would.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { hasModel } from '../src/cnn/io-node.js';
-import { pretrainedModelDir } from '../src/cnn/pretrained-node.js';
-import { evaluateCnn, KnnClassifier, loadFashionMnist, loadPretrained, subset } from '../src/node.js';
-import { createProgressBar } from '../src/report/progress.js';
+import { evaluateCnn, isFashionMnistError, KnnClassifier, subset } from 'fashion-mnist-tfjs';
+// The Node versions of the two loaders read from disk (the data set, the model files in the package).
+import { loadFashionMnist, loadPretrained } from 'fashion-mnist-tfjs/node';
 
 /** Test images for k-NN: enough for a stable figure, few enough to finish in seconds on two cores. */
 const KNN_TEST = 1000;
+const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
 
 const started = performance.now();
 // wasm is the fastest backend that installs everywhere; the pure-JS cpu backend is the fallback.
@@ -27,35 +28,35 @@ console.log(
 );
 console.log(`backend: ${tf.getBackend()}\n`);
 
-// k-NN, k = 5, raw pixels, on the first test images.
+// k-NN, k = 5, raw pixels, on the first test images; progress on stderr when it is a terminal.
 const test = subset(data.test, 0, Math.min(KNN_TEST, data.test.count));
 const knn = new KnnClassifier({ k: 5 }).fit(data.train.images, data.train.labels);
-const bar = createProgressBar({ total: test.count, label: 'k-NN' });
 let t0 = performance.now();
-const knnAccuracy = await knn.score(test.images, test.labels, { onProgress: (p) => bar.update(p.rowsDone) });
-bar.finish();
+const knnAccuracy = await knn.score(test.images, test.labels, {
+  onProgress: ({ rowsDone, rows }) => {
+    if (process.stderr.isTTY) process.stderr.write(`\rk-NN ${rowsDone}/${rows} test images`);
+  },
+});
+if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 knn.dispose();
 console.log(
   `${tag}k-NN (k = 5) on ${test.count} test images: ${(knnAccuracy * 100).toFixed(2)} %` +
-    `   (${((performance.now() - t0) / 1000).toFixed(1)} s; reference 85.77 %, benchmark 86.0 %, on all 10,000)`,
+    `   (${seconds(t0)} s; reference 85.77 %, benchmark 86.0 %, on all 10,000)`,
 );
 
-// The pretrained CNN, when this checkout has it.
-const modelDir = pretrainedModelDir();
-if (await hasModel(modelDir)) {
+// The pretrained CNN shipped with the package.
+try {
   const model = await loadPretrained();
   t0 = performance.now();
   const ev = await evaluateCnn(model, data.test);
   model.dispose();
   console.log(
     `${tag}CNN (pretrained) on ${ev.count} test images: ${(ev.accuracy * 100).toFixed(2)} %` +
-      `   (${((performance.now() - t0) / 1000).toFixed(1)} s; reference 92.32 %, benchmark 91.6 %)`,
+      `   (${seconds(t0)} s; reference 92.32 %, benchmark 91.6 %)`,
   );
-} else {
-  console.log(
-    `CNN: no pretrained model in ${modelDir}; train one with: npx fashion-mnist train --out my-model`,
-  );
+} catch (e) {
+  if (!isFashionMnistError(e)) throw e;
+  console.log(`CNN: the pretrained model is not available (${e.code}: ${e.message.split('\n')[0]})`);
+  console.log('     train one with: npx fashion-mnist train --out my-model');
 }
-console.log(
-  `\ndone in ${((performance.now() - started) / 1000).toFixed(1)} s. More: npx fashion-mnist --help`,
-);
+console.log(`\ndone in ${seconds(started)} s. More: npx fashion-mnist --help`);

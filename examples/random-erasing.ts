@@ -3,9 +3,9 @@
 //
 //   npx tsx examples/random-erasing.ts [out.png]      (default: docs/images/random-erasing.png)
 
-import { CLASS_NAMES, loadSample, RandomEraser } from '../src/node.js';
-import { composeImageGrid, type GridImage } from '../src/report/image-grid.js';
-import { writePng } from '../src/report/png.js';
+import { CLASS_NAMES, RandomEraser } from 'fashion-mnist-tfjs';
+import { loadSample, writePng } from 'fashion-mnist-tfjs/node';
+import { composeImageGrid, type GridImage } from 'fashion-mnist-tfjs/report';
 
 const out = process.argv[2] ?? 'docs/images/random-erasing.png';
 const PER_CLASS = 2;

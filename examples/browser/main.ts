@@ -14,11 +14,10 @@ import {
   loadFashionMnist,
   loadPretrained,
   predictCnnProba,
-  SAMPLE,
   type Split,
   subset,
-  toFashionMnistImage,
 } from 'fashion-mnist-tfjs';
+import { SAMPLE, toFashionMnistImage } from 'fashion-mnist-tfjs/data';
 
 /** Test images shown in the grid. */
 const SHOWN = 24;

@@ -75,7 +75,15 @@ export default defineConfig({
   },
   base: './',
   publicDir: false,
-  resolve: { alias: { 'fashion-mnist-tfjs': join(repo, 'src', 'index.ts') } },
+  // The package's entries, as in the repository's tsconfig.json "paths": the root and each subpath by capability.
+  resolve: {
+    alias: Object.entries(
+      JSON.parse(readFileSync(join(repo, 'tsconfig.json'), 'utf8')).compilerOptions.paths as Record<
+        string,
+        string[]
+      >,
+    ).map(([name, [file]]) => ({ find: new RegExp(`^${name}$`), replacement: join(repo, file) })),
+  },
   plugins: [packageFiles(), optionalWebgl()],
   build: { outDir: join(here, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 4000 },
   logLevel: 'warn',

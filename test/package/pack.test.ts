@@ -1,106 +1,183 @@
 // The package as users get it: built, packed, installed into a fresh project with only its declared
-// dependencies (offline, from the npm cache), then imported from ESM and CommonJS, type-checked by a TypeScript
-// consumer, bundled for a browser, run as a binary, and linted by publint and attw.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+// dependencies, then imported from ESM and CommonJS (every entry of package.json "exports"), type-checked by a
+// TypeScript consumer, bundled for a browser, run as a binary, scanned for unused files and machine paths, and
+// linted by publint and attw.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, installConsumer, type Packed, packOnce, ROOT, sh } from './packed.js';
 
-const ROOT = resolve('.');
-const BIN = join(ROOT, 'node_modules', '.bin');
-const PEERS = [
-  '@tensorflow/tfjs-core@4.22.0',
-  '@tensorflow/tfjs-layers@4.22.0',
-  '@tensorflow/tfjs-backend-cpu@4.22.0',
-];
+const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+/** Every subpath entry: '.', './node', './data', … (package.json itself is not an entry). */
+const ENTRIES = Object.keys(MANIFEST.exports).filter((k) => k !== './package.json');
+const specifier = (entry: string) =>
+  entry === '.' ? 'fashion-mnist-tfjs' : `fashion-mnist-tfjs/${entry.slice(2)}`;
+/** Entries that need Node (file system, worker threads, patched globals); every other one is universal. */
+const NODE_ONLY = new Set(['./node', './experimental-wasm-threads']);
 
 let work: string;
 let consumer: string;
-let tarball: string;
-let packedFiles: string[];
-let installMode: string;
-
-function sh(
-  cmd: string,
-  args: string[],
-  cwd: string,
-  timeout = 180_000,
-): { code: number; out: string; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, NO_COLOR: '1' } });
-  const stdout = r.stdout ?? '';
-  const stderr = r.stderr ?? '';
-  return { code: r.status ?? -1, out: `${stdout}${stderr}`, stdout, stderr };
-}
+let packed: Packed;
+/** The installed package, as the consumer sees it. */
+let installed: string;
 
 function nodeRun(code: string, type: 'module' | 'commonjs'): string {
   return execFileSync(
     process.execPath,
     [type === 'module' ? '--input-type=module' : '--input-type=commonjs', '-e', code],
-    {
-      cwd: consumer,
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
+    { cwd: consumer, encoding: 'utf8', timeout: 120_000 },
   );
 }
 
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'fmnist-pack-'));
-  consumer = join(work, 'consumer');
-  mkdirSync(consumer);
-  const built = sh('npm', ['run', 'build'], ROOT, 240_000);
-  if (built.code !== 0) throw new Error(`npm run build failed:\n${built.out}`);
-  const packed = sh('npm', ['pack', '--json', '--pack-destination', work], ROOT);
-  if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.out}`);
-  const info = JSON.parse(packed.out.slice(packed.out.indexOf('['), packed.out.lastIndexOf(']') + 1))[0];
-  tarball = join(work, info.filename);
-  packedFiles = info.files.map((f: { path: string }) => f.path);
-  writeFileSync(
-    join(consumer, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
-  );
-  const base = ['install', '--no-audit', '--no-fund', '--no-package-lock', tarball, ...PEERS];
-  // Offline first: the test must not need the network. Fall back to --prefer-offline where the cache is cold.
-  let installed = sh('npm', [...base, '--offline'], consumer);
-  installMode = 'offline';
-  if (installed.code !== 0) {
-    installed = sh('npm', [...base, '--prefer-offline'], consumer);
-    installMode = 'prefer-offline';
+/**
+ * Text files under `dir` (paths relative to it) that contain an absolute path of this machine: the checkout, the
+ * home and temporary folders, the pack folder, and the usual prefixes of build machines. Binary files (weights,
+ * gzip) are skipped.
+ */
+function machinePaths(dir: string, files: string[]): string[] {
+  const user = userInfo().username;
+  const slash = (p: string) => (p.endsWith('/') ? p : `${p}/`);
+  const paths = [ROOT, realpathSync(ROOT), packed?.dir, slash(homedir()), slash(tmpdir()), '/work/', '/root/']
+    .concat(user ? [`/home/${user}/`] : [])
+    .filter((p, i, all): p is string => typeof p === 'string' && p.length > 1 && all.indexOf(p) === i);
+  const offenders: string[] = [];
+  for (const f of files) {
+    if (!/\.(js|cjs|ts|cts|map|json|md)$/.test(f) && f !== 'LICENSE') continue;
+    const body = readFileSync(join(dir, f), 'utf8');
+    for (const p of paths) if (body.includes(p)) offenders.push(`${f}: ${p}`);
   }
-  if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.out}`);
-}, 400_000);
+  return offenders;
+}
+
+beforeAll(async () => {
+  packed = await packOnce();
+  work = mkdtempSync(join(tmpdir(), 'fmnist-consumer-'));
+  consumer = join(work, 'consumer');
+  installConsumer(consumer, packed.tarball);
+  installed = join(consumer, 'node_modules', 'fashion-mnist-tfjs');
+}, 900_000);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe('the packed package', () => {
-  it('installs offline from the npm cache with only its declared dependencies', () => {
-    expect(installMode).toBe('offline');
-    const deps = Object.keys(
-      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies,
-    ).sort();
-    const manifest = JSON.parse(
-      readFileSync(join(consumer, 'node_modules/fashion-mnist-tfjs/package.json'), 'utf8'),
-    );
+  it('installs with only its declared dependencies', () => {
+    const deps = Object.keys(MANIFEST.dependencies).sort();
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
     expect(Object.keys(manifest.dependencies).sort()).toEqual(deps);
+    // Installed, not merely listed: each dependency resolves from the consumer.
+    for (const dep of deps)
+      expect(existsSync(join(consumer, 'node_modules', dep, 'package.json'))).toBe(true);
   });
 
-  it('ships the build, the embedded sample and the binary, and no sources or tests', () => {
-    expect(packedFiles).toEqual(
+  it('ships the build, the embedded sample, the model and the binary, and no sources or tests', () => {
+    const files = packed.files;
+    expect(files).toEqual(
       expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/node.js', 'dist/cli.js']),
     );
-    expect(packedFiles.filter((f) => f.startsWith('data/sample/'))).toHaveLength(4);
-    expect(packedFiles.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
-    // The pretrained model must travel with the package once this checkout has it.
+    expect(files.filter((f) => f.startsWith('data/sample/'))).toHaveLength(4);
+    expect(files.filter((f) => /^(src|test|docs|examples|scripts|bench)\//.test(f))).toEqual([]);
     if (existsSync(join(ROOT, 'models', 'fashion-cnn', 'model.json'))) {
-      expect(packedFiles).toContain('models/fashion-cnn/model.json');
+      expect(files).toContain('models/fashion-cnn/model.json');
     }
   });
 
-  it('imports the root and /node entries from ESM and works with the peer tfjs', () => {
+  it('ships no unused file: every file is an entry, the binary, data, or named by a shipped file', () => {
+    const files = new Set(packed.files);
+    const text = (f: string) => readFileSync(join(packed.dir, 'package', f), 'utf8');
+    const roots = [
+      'package.json',
+      'README.md',
+      'CHANGELOG.md',
+      'LICENSE',
+      ...packed.files.filter((f) => f.startsWith('data/sample/') || f.startsWith('models/')),
+      ...JSON.stringify([MANIFEST.exports, MANIFEST.bin, MANIFEST.main, MANIFEST.module, MANIFEST.types])
+        .match(/\.\/dist\/[^"]+/g)!
+        .map((p: string) => p.slice(2)),
+    ];
+    const used = new Set(roots.filter((f) => files.has(f)));
+    // A file is used when a used code file names it: import specifiers, chunk URLs, sourceMappingURL comments,
+    // declaration imports (`./chunk.js` names `chunk.d.ts`), or a worker URL built as `knn-worker${ext}`.
+    const names = (file: string): string[] => {
+      const name = basename(file);
+      const stem = name.replace(/\.(d\.ts|d\.cts|js|cjs|js\.map|cjs\.map)$/, '');
+      return [name, `${stem}\${`, ...(/\.d\.c?ts$/.test(name) ? [`${stem}.js`, `${stem}.cjs`] : [])];
+    };
+    const queue = [...used];
+    while (queue.length > 0) {
+      const f = queue.pop() as string;
+      if (!/^dist\/.*\.(js|cjs|d\.ts|d\.cts)$/.test(f)) continue;
+      const body = text(f);
+      for (const other of files) {
+        if (used.has(other) || !other.startsWith('dist/')) continue;
+        if (names(other).some((n) => body.includes(n))) {
+          used.add(other);
+          queue.push(other);
+        }
+      }
+    }
+    expect(packed.files.filter((f) => !used.has(f))).toEqual([]);
+    expect(files.has('dist/cli.cjs')).toBe(false);
+  });
+
+  it('ships source maps that carry their sources (src/ is not shipped)', () => {
+    const maps = packed.files.filter((f) => f.endsWith('.map'));
+    for (const f of maps) {
+      const map = JSON.parse(readFileSync(join(packed.dir, 'package', f), 'utf8'));
+      expect(map.sourcesContent?.length ?? 0, f).toBe(map.sources.length);
+      expect(
+        (map.sourcesContent ?? []).every((s: unknown) => typeof s === 'string'),
+        f,
+      ).toBe(true);
+    }
+  });
+
+  it('holds no absolute path of the build machine', () => {
+    expect(machinePaths(join(packed.dir, 'package'), packed.files)).toEqual([]);
+  });
+
+  it('the machine-path scan finds a path of this checkout in a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fmnist-scan-'));
+    try {
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: join(ROOT, 'models', 'x') }));
+      writeFileSync(join(dir, 'clean.json'), JSON.stringify({ model: 'models/x' }));
+      const found = machinePaths(dir, ['meta.json', 'clean.json']);
+      expect(found).toContain(`meta.json: ${ROOT}`);
+      expect(found.filter((f) => !f.startsWith('meta.json: '))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(ENTRIES)('imports entry %s from ESM and from CommonJS', (entry) => {
+    const spec = specifier(entry);
+    const out = nodeRun(
+      `import * as esm from '${spec}';
+       import { createRequire } from 'node:module';
+       const cjs = createRequire(import.meta.url)('${spec}');
+       console.log(JSON.stringify({ esm: Object.keys(esm).sort(), cjs: Object.keys(cjs).filter((k) => k !== '__esModule').sort() }));`,
+      'module',
+    );
+    const { esm, cjs } = JSON.parse(out);
+    expect(esm.length).toBeGreaterThan(0);
+    expect(cjs).toEqual(esm);
+  });
+
+  it('exports at most 40 values from the root entry', () => {
+    const out = nodeRun(
+      `import * as root from 'fashion-mnist-tfjs'; console.log(JSON.stringify(Object.keys(root)));`,
+      'module',
+    );
+    const names: string[] = JSON.parse(out);
+    expect(names).toContain('KnnClassifier');
+    expect(names.length, names.join(', ')).toBeLessThanOrEqual(40);
+  });
+
+  it('runs the root and /node entries with the peer tfjs', () => {
     const out = nodeRun(
       `import '@tensorflow/tfjs-backend-cpu';
        import * as tf from '@tensorflow/tfjs-core';
@@ -120,19 +197,7 @@ describe('the packed package', () => {
     expect(r.acc).toBeGreaterThan(0.5);
   });
 
-  it('exports and imports the opt-in wasm-training entry', () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(manifest.exports).toHaveProperty(['./wasm-training']);
-    const out = nodeRun(
-      `import { installWasmTrainingKernels } from 'fashion-mnist-tfjs/wasm-training';
-       const c = (await import('module')).createRequire(import.meta.url)('fashion-mnist-tfjs/wasm-training');
-       console.log(typeof installWasmTrainingKernels, typeof c.installWasmTrainingKernels);`,
-      'module',
-    );
-    expect(out.trim()).toBe('function function');
-  });
-
-  it('requires the root and /node entries from CommonJS', () => {
+  it('runs the /node entry from CommonJS', () => {
     const out = nodeRun(
       `const root = require('fashion-mnist-tfjs');
        const node = require('fashion-mnist-tfjs/node');
@@ -145,19 +210,19 @@ describe('the packed package', () => {
 
   it('installs a working fashion-mnist binary', () => {
     const bin = join(consumer, 'node_modules', '.bin', 'fashion-mnist');
-    const data = sh(bin, ['data', '--sample', '--json'], consumer, 60_000);
+    const data = sh(bin, ['data', '--sample', '--json'], consumer, 120_000);
     expect(data.code).toBe(0);
     expect(JSON.parse(data.stdout).source.kind).toBe('sample');
     const knn = sh(
       bin,
       ['knn', '--sample', '--train-size', '500', '--test-size', '20', '--backend', 'cpu', '--quiet'],
       consumer,
-      60_000,
+      120_000,
     );
     expect(knn.stdout).toMatch(/^SAMPLE k-NN accuracy: \d+\.\d\d %/);
     expect(knn.code).toBe(0);
     // Only the cpu backend is installed here: asking for wasm is a user error that says what to install.
-    const wasm = sh(bin, ['knn', '--sample', '--backend', 'wasm', '--quiet'], consumer, 60_000);
+    const wasm = sh(bin, ['knn', '--sample', '--backend', 'wasm', '--quiet'], consumer, 120_000);
     expect(wasm.code).toBe(2);
     expect(wasm.out).toContain('npm install @tensorflow/tfjs-backend-wasm');
   });
@@ -167,6 +232,7 @@ describe('the packed package', () => {
     (mode) => {
       const source = `import { CLASS_NAMES, KnnClassifier, subset, type Split } from 'fashion-mnist-tfjs';
 import { loadSample } from 'fashion-mnist-tfjs/node';
+${ENTRIES.map((e, i) => `import * as entry${i} from '${specifier(e)}';`).join('\n')}
 
 export async function accuracy(): Promise<number> {
   const data = await loadSample();
@@ -175,6 +241,7 @@ export async function accuracy(): Promise<number> {
   return knn.score(test.images, test.labels);
 }
 export const names: readonly string[] = CLASS_NAMES;
+export const entries = [${ENTRIES.map((_, i) => `entry${i}`).join(', ')}];
 // @ts-expect-error the declarations are real types, not any: a string list is not a number
 export const wrong: number = CLASS_NAMES;
 `;
@@ -187,7 +254,7 @@ export const wrong: number = CLASS_NAMES;
           target: 'es2022',
           lib: ['es2022', 'dom'],
           // tfjs-layers 4.22's own declarations fail a strict check of library files (TS2411 in keras_format), so
-          // library files are skipped; the @ts-expect-error line below still proves our types resolve and are real.
+          // library files are skipped; the @ts-expect-error line still proves our types resolve and are real.
           skipLibCheck: true,
           typeRoots: [join(ROOT, 'node_modules', '@types')],
           types: ['node'],
@@ -208,16 +275,13 @@ export const wrong: number = CLASS_NAMES;
     },
   );
 
-  it('bundles the installed universal entries for a browser without Node built-ins', async () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    const universal = [
-      'fashion-mnist-tfjs',
-      ...(manifest.exports['./wasm-training'] ? ['fashion-mnist-tfjs/wasm-training'] : []),
-    ];
-    for (const specifier of universal) {
+  it('bundles every universal entry for a browser without Node built-ins', async () => {
+    const universal = ENTRIES.filter((e) => !NODE_ONLY.has(e));
+    expect(universal).toContain('.');
+    for (const entry of universal) {
       const result = await build({
         stdin: {
-          contents: `import * as m from '${specifier}'; console.log(Object.keys(m));`,
+          contents: `import * as m from '${specifier(entry)}'; console.log(Object.keys(m));`,
           resolveDir: consumer,
         },
         bundle: true,
@@ -232,6 +296,7 @@ export const wrong: number = CLASS_NAMES;
       expect(inputs.some((p) => p.includes('node_modules/fashion-mnist-tfjs/dist/'))).toBe(true);
       expect(
         inputs.filter((p) => p.startsWith('node:') || /dist\/(node|cli|knn-worker)\.js$/.test(p)),
+        entry,
       ).toEqual([]);
     }
   });
@@ -240,7 +305,7 @@ export const wrong: number = CLASS_NAMES;
     const publint = sh(join(BIN, 'publint'), ['--strict'], ROOT);
     expect(publint.out).toContain('All good!');
     expect(publint.code).toBe(0);
-    const attw = sh(join(BIN, 'attw'), [tarball], ROOT);
+    const attw = sh(join(BIN, 'attw'), [packed.tarball], ROOT);
     expect(attw.out).toContain('"fashion-mnist-tfjs/node"');
     expect(attw.out).not.toMatch(/💀|❌|⚠️|🥴|🐛|❗️|🎭|🚭/u);
     expect(attw.code).toBe(0);
