@@ -76,7 +76,7 @@ if (!opts.pretrained) {
     batchSize: opts.batchSize,
     seed: opts.seed,
     schedule: 'cosine',
-    eraseFraction: 0.15,
+    erasing: { p: 0.15 },
     validationData: data.test,
     onBatchEnd: (p) => {
       if (p.batch === 0) bar.reset(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches);
