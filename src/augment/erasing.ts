@@ -266,7 +266,10 @@ function checkDims(where: string, height: number, width: number, channels: numbe
     ['channels', channels],
   ] as const) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new FashionMnistError('BAD_SHAPE', `${where}: ${name} must be an integer >= 1, received ${show(v)}`);
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: ${name} must be an integer >= 1, received ${show(v)}`,
+      );
     }
   }
 }
@@ -492,7 +495,10 @@ export function checkEraseParams(where: string, params: EraseParams, geometry: I
     ['w', w],
   ] as const) {
     if (!Number.isInteger(v) || v < 0) {
-      throw new FashionMnistError('BAD_INPUT', `${where}: params.${name} must be an integer >= 0, received ${show(v)}`);
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `${where}: params.${name} must be an integer >= 0, received ${show(v)}`,
+      );
     }
   }
   if (top + h > height || left + w > width) {

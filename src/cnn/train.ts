@@ -286,7 +286,10 @@ class RateControl {
   static async take(model: tfl.LayersModel, rates: number[]): Promise<RateControl> {
     const original = model.optimizer as tf.Optimizer | undefined;
     if (!original) {
-      throw new FashionMnistError('BAD_INPUT', `${WHERE}: the model is not compiled; call model.compile() first`);
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `${WHERE}: the model is not compiled; call model.compile() first`,
+      );
     }
     if (original instanceof ScheduledAdam) {
       return new RateControl(model, original, original, false, original.learningRate);
@@ -365,11 +368,7 @@ type Erasing =
   | { kind: 'eraser'; eraser: RandomEraser }
   | { kind: 'options'; options: RandomErasingOptions; seed: Seed };
 
-function resolveErasing(
-  value: unknown,
-  runSeed: Seed | undefined,
-  shape: [number, number, number],
-): Erasing {
+function resolveErasing(value: unknown, runSeed: Seed | undefined, shape: [number, number, number]): Erasing {
   if (value === undefined || value === false) return { kind: 'off' };
   let erasing: Erasing;
   if (value instanceof RandomEraser) {
@@ -378,7 +377,11 @@ function resolveErasing(
     // Validated now (a RandomEraser checks everything, the seed included), so that bad options fail fast.
     const probe = new RandomEraser(value as RandomErasingOptions);
     const own = (value as RandomErasingOptions).seed;
-    erasing = { kind: 'options', options: value as RandomErasingOptions, seed: own ?? runSeed ?? freshSeed() };
+    erasing = {
+      kind: 'options',
+      options: value as RandomErasingOptions,
+      seed: own ?? runSeed ?? freshSeed(),
+    };
     assertRectangleCanFit(probe.options, shape[0], shape[1]);
     return erasing;
   } else {
@@ -433,7 +436,8 @@ function checkSplit(name: string, split: unknown, inputShape: [number, number, n
 
 /** 0.1.0 option names and what replaced them, for a message that says what to do. */
 const RENAMED: Readonly<Record<string, string>> = {
-  eraseFraction: "option 'eraseFraction' was replaced in 0.2.0 by 'erasing: { p }' (e.g. erasing: { p: 0.15 })",
+  eraseFraction:
+    "option 'eraseFraction' was replaced in 0.2.0 by 'erasing: { p }' (e.g. erasing: { p: 0.15 })",
   erase: "option 'erase' was replaced in 0.2.0 by 'erasing' (RandomErasingOptions with p, or a RandomEraser)",
 };
 
@@ -523,7 +527,10 @@ export async function trainCnn(
       ? undefined
       : checkNumber(WHERE, 'learningRate', o.learningRate, { min: 0, minExclusive: true });
   if (!model.optimizer) {
-    throw new FashionMnistError('BAD_INPUT', `${WHERE}: the model is not compiled; call model.compile() first`);
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${WHERE}: the model is not compiled; call model.compile() first`,
+    );
   }
 
   const inputShape = model.inputs[0].shape.slice(1) as [number, number, number];
@@ -567,7 +574,8 @@ export async function trainCnn(
 
   // The whole rate plan is known up front, so that an optimizer whose rate cannot change is refused before
   // any work is done.
-  const current = model.optimizer instanceof ScheduledAdam ? model.optimizer.learningRate : configuredRate(model.optimizer);
+  const current =
+    model.optimizer instanceof ScheduledAdam ? model.optimizer.learningRate : configuredRate(model.optimizer);
   const baseRate = learningRate ?? current;
   if (baseRate === undefined) {
     throw badOption(
@@ -621,7 +629,14 @@ export async function trainCnn(
           onehot[j * classes + train.labels[i]] = 1;
           // In the split's own units (0..255), with the erasing core's apply step and float32 rule.
           if (eraser) {
-            writeErase(pixels, j * px, inputShape[1], inputShape[2], eraser.sampleParams(...inputShape), 'float32');
+            writeErase(
+              pixels,
+              j * px,
+              inputShape[1],
+              inputShape[2],
+              eraser.sampleParams(...inputShape),
+              'float32',
+            );
           }
         }
         for (let k = 0; k < pixels.length; k++) pixels[k] = pixels[k] / 255;

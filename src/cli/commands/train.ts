@@ -142,7 +142,10 @@ export function trainCommand(io: CliIo): Command {
         epochs: flags.epochs,
         initialEpoch,
         batchSize: flags.batchSize,
-        erasing: flags.eraseFraction > 0 ? { ...erasingInPixelUnits(eraseFromFlags(flags)), p: flags.eraseFraction } : false,
+        erasing:
+          flags.eraseFraction > 0
+            ? { ...erasingInPixelUnits(eraseFromFlags(flags)), p: flags.eraseFraction }
+            : false,
         learningRate: flags.lr,
         schedule: flags.schedule,
         validationSplit: flags.validationSplit,
