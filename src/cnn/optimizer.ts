@@ -36,6 +36,14 @@ export class ScheduledAdam extends tf.Optimizer {
     return 'Adam';
   }
 
+  /**
+   * `instanceof` by prototype chain: tf.Optimizer answers `instanceof` for anything with `minimize`,
+   * `computeGradients` and `applyGradients`, which would make every tfjs optimizer a ScheduledAdam.
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, instance);
+  }
+
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
