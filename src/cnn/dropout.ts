@@ -30,15 +30,16 @@ export class SeededDropout extends layers.Layer {
   /** Serialised as a standard Dropout layer. */
   static readonly className = 'Dropout';
   readonly rate: number;
-  readonly noiseShape: (number | null)[] | null;
-  readonly seed: number | null;
+  readonly noiseShape: (number | null)[] | null | undefined;
+  readonly seed: number | null | undefined;
   private random: RandomSource | undefined;
 
   constructor(args: SeededDropoutArgs) {
     super(args);
     this.rate = Math.max(Math.min(args.rate, 1), 0);
-    this.noiseShape = args.noiseShape ?? null;
-    this.seed = args.seed ?? null;
+    // Kept as given (undefined included), as tfjs-layers' Dropout does, so that the configs are identical.
+    this.noiseShape = args.noiseShape;
+    this.seed = args.seed;
     this.supportsMasking = true;
   }
 
@@ -64,7 +65,9 @@ export class SeededDropout extends layers.Layer {
 
   /** The config of tfjs-layers' Dropout: `rate`, `noiseShape`, `seed`, plus the generic layer settings. */
   override getConfig(): serialization.ConfigDict {
-    return { rate: this.rate, noiseShape: this.noiseShape, seed: this.seed, ...super.getConfig() };
+    // undefined as tfjs-layers' Dropout has it (its writer turns it into null in model.json).
+    const own = { rate: this.rate, noiseShape: this.noiseShape, seed: this.seed } as serialization.ConfigDict;
+    return { ...own, ...super.getConfig() };
   }
 }
 

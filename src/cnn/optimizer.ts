@@ -41,7 +41,7 @@ export class ScheduledAdam extends tf.Optimizer {
    * `computeGradients` and `applyGradients`, which would make every tfjs optimizer a ScheduledAdam.
    */
   static override [Symbol.hasInstance](instance: unknown): boolean {
-    return Function.prototype[Symbol.hasInstance].call(this, instance);
+    return Function.prototype[Symbol.hasInstance].call(ScheduledAdam, instance);
   }
 
   readonly beta1: number;
