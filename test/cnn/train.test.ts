@@ -355,6 +355,33 @@ for (const backend of BACKENDS) {
       m.dispose();
     });
 
+    it('on a failure in a callback, leaks nothing and gives back the optimizer, its rate and its state', async () => {
+      const m = small(5);
+      const adam = tf.train.adam(0.002, 0.9, 0.999, 1e-7);
+      m.compile({ optimizer: adam, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      await trainCnn(m, data, { epochs: 1, batchSize: 16, seed: 1 }); // adam's moments now exist
+      const before = tf.memory().numTensors;
+      const failing = trainCnn(m, data, {
+        epochs: 3,
+        batchSize: 16,
+        seed: 1,
+        schedule: 'cosine',
+        erasing: { p: 0.5 },
+        onBatchEnd: (p) => {
+          if (p.epoch === 1 && p.batch === 1) throw new Error('callback failed');
+        },
+      });
+      await expect(failing).rejects.toThrow('callback failed');
+      expect(m.optimizer).toBe(adam);
+      expect(adam.getConfig().learningRate).toBe(0.002);
+      expect(tf.memory().numTensors).toBe(before);
+      const state = await adam.getWeights();
+      expect(state[0]!.tensor.dataSync()[0]).toBe(3 + 5); // 1 epoch + 1 epoch + 2 batches
+      tf.dispose(state[0]!.tensor);
+      m.dispose();
+      adam.dispose();
+    });
+
     it('stops after the current batch when aborted', async () => {
       const m = small();
       const ctl = new AbortController();
