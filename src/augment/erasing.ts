@@ -1,6 +1,9 @@
-// The tfjs-free core of random erasing: options, sampling and the pure apply step. Data pipelines
-// that never touch a tensor can use this module on its own; the tensor and layer front ends
-// (random-eraser.ts, random-erasing-layer.ts) are thin wrappers around it.
+// The tfjs-free core of random erasing: options, sampling (`sampleEraseParams`: params → rectangle + fill)
+// and the one apply step (`writeErase`, with one conversion rule per element type, `FillRule`). Data
+// pipelines that never touch a tensor can use this module on its own; every front end calls it:
+// `applyErase` and `RandomEraser.eraseImage` (one image), `RandomEraser.eraseBatch` and the `RandomErasing`
+// layer (one mask and one fill for the batch, then a single masked select), and `trainCnn`'s erasing
+// (in place on each batch before it becomes a tensor).
 //
 // The sampling procedure is the reference one (Zhong et al., 2017, and the widely used
 // `get_random_eraser`), transcribed draw for draw so that, given the same stream of uniforms,
@@ -304,7 +307,11 @@ export function assertRectangleCanFit(config: RandomErasingConfig, height: numbe
  * ratio `r ~ U[r_1, r_2]`, `w = floor(sqrt(s / r))`, `h = floor(sqrt(s · r))`, `left` uniform in
  * `[0, W)`, `top` uniform in `[0, H)`, accepting when `left + w <= W` and `top + h <= H`; finally the
  * fill value (or `h·w·channels` values with `pixel_level`). After `maxAttempts` rejections it gives
- * up: `{ erase: false, exhausted: true }`. Pure apart from advancing `random`.
+ * up: `{ erase: false, exhausted: true }`. Pure apart from advancing `random`. Fill values are
+ * `v_l + (v_h − v_l)·u`, computed without overflow when `v_h − v_l` exceeds the double range.
+ *
+ * @throws FashionMnistError `BAD_OPTION` when no rectangle allowed by the options can fit the image
+ * (or for a hand-made config that is not valid), `BAD_SHAPE` for dimensions that are not integers >= 1.
  *
  * @example
  * ```ts

@@ -281,7 +281,7 @@ for (const backend of BACKENDS) {
       };
       const tfAdam = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
       for (let step = 0; step < 3; step++) tfAdam.minimize(a.loss, false, a.vars);
-      b.vars.forEach((v, i) => (v as tf.Variable).assign(a.vars[i] as tf.Tensor));
+      for (let i = 0; i < b.vars.length; i++) (b.vars[i] as tf.Variable).assign(a.vars[i] as tf.Tensor);
       // tfjs Adam's state into ours: both go on alike.
       const ours = new ScheduledAdam(0.01);
       const tfState = await tfAdam.getWeights();
