@@ -118,7 +118,7 @@ for (const backend of BACKENDS) {
       });
       expect(tf.memory().numTensors).toBe(before);
       const seeds = m.layers.filter((l) => l.getClassName() === 'Dropout').map((l) => l.getConfig().seed);
-      expect(seeds).toEqual([null, null, null]);
+      expect(seeds).toEqual([undefined, undefined, undefined]);
       expect((m.optimizer as ScheduledAdam).learningRate).toBe(0.001);
       m.dispose();
     });
