@@ -55,6 +55,7 @@ export class SeededDropout extends layers.Layer {
 
   /** Drops inputs when `kwargs.training` is `true`; otherwise returns the input itself. */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+    this.invokeCallHook(inputs, kwargs); // as tfjs-layers' Dropout, for call hooks
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (!(this.rate > 0 && this.rate < 1) || kwargs?.['training'] !== true) return x;
     // tfjs treats a seed of 0 as "no seed" (Math.random); draws are shifted to 1..2^31.
