@@ -65,7 +65,7 @@ if (!opts.pretrained) {
     batchSize: opts.batchSize,
     seed: opts.seed,
     schedule: 'cosine',
-    eraseFraction: 0.15,
+    erasing: { p: 0.15 },
     validationData: data.test,
     onBatchEnd: (p) => {
       if (process.stderr.isTTY) {

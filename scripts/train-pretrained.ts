@@ -36,9 +36,9 @@ const program = new Command()
   .option('--schedule <name>', 'learning-rate schedule: constant | cosine | step', 'cosine')
   .option('--min-lr <rate>', 'floor of the cosine schedule', num('min-lr'), 0)
   .option(
-    '--erase-fraction <p>',
-    'probability that a training image is randomly erased',
-    num('erase-fraction'),
+    '--erase-p <p>',
+    "random erasing's p: the probability that a training image is erased (0: no erasing)",
+    num('erase-p'),
     0.15,
   )
   .option('--seed <n>', 'seed of initial weights, shuffles, erasing and dropout', num('seed'), 1)
@@ -61,7 +61,7 @@ const opts = program.opts<{
   lr: number;
   schedule: 'constant' | 'cosine' | 'step';
   minLr: number;
-  eraseFraction: number;
+  eraseP: number;
   seed: number;
   backend: 'wasm' | 'cpu';
   quantize: 'none' | 'float16' | 'uint16' | 'uint8';
@@ -92,7 +92,9 @@ const recipe = {
   learningRate: opts.lr,
   schedule: opts.schedule,
   minLearningRate: opts.minLr,
-  eraseFraction: opts.eraseFraction,
+  // trainCnn's erasing option as passed: RandomErasingOptions with the reference's p (0.1.0 called it
+  // eraseFraction), every other erasing option at its default.
+  erasing: opts.eraseP > 0 ? { p: opts.eraseP } : (false as const),
   seed: opts.seed,
   trainImages: train.count,
   backend: opts.backend,
@@ -148,7 +150,7 @@ const history = await trainCnn(model, train, {
   epochs: opts.epochs,
   batchSize: opts.batchSize,
   seed: opts.seed,
-  eraseFraction: opts.eraseFraction,
+  erasing: recipe.erasing,
   learningRate: opts.lr,
   schedule: opts.schedule,
   minLearningRate: opts.minLr,

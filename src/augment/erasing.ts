@@ -1,6 +1,9 @@
-// The tfjs-free core of random erasing: options, sampling and the pure apply step. Data pipelines
-// that never touch a tensor can use this module on its own; the tensor and layer front ends
-// (random-eraser.ts, random-erasing-layer.ts) are thin wrappers around it.
+// The tfjs-free core of random erasing: options, sampling (`sampleEraseParams`: params → rectangle + fill)
+// and the one apply step (`writeErase`, with one conversion rule per element type, `FillRule`). Data
+// pipelines that never touch a tensor can use this module on its own; every front end calls it:
+// `applyErase` and `RandomEraser.eraseImage` (one image), `RandomEraser.eraseBatch` and the `RandomErasing`
+// layer (one mask and one fill for the batch, then a single masked select), and `trainCnn`'s erasing
+// (in place on each batch before it becomes a tensor).
 //
 // The sampling procedure is the reference one (Zhong et al., 2017, and the widely used
 // `get_random_eraser`), transcribed draw for draw so that, given the same stream of uniforms,
@@ -9,7 +12,7 @@
 
 import { FashionMnistError } from '../errors.js';
 import { checkSeed, type RandomSource, type Seed } from '../internal/random.js';
-import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 
 export type { RandomSource, Seed };
 
@@ -139,7 +142,7 @@ export type EraseParams =
  * const pixels: PixelArray = new Uint8Array(28 * 28);
  * ```
  */
-export type PixelArray = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray | number[];
+export type PixelArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint8ClampedArray | number[];
 
 /**
  * The array type an erase returns for input type `T`: the same type, except that subclasses of a
@@ -157,9 +160,11 @@ export type ErasedPixels<T extends PixelArray> = T extends number[]
     ? Float32Array
     : T extends Float64Array
       ? Float64Array
-      : T extends Uint8ClampedArray
-        ? Uint8ClampedArray
-        : Uint8Array;
+      : T extends Int32Array
+        ? Int32Array
+        : T extends Uint8ClampedArray
+          ? Uint8ClampedArray
+          : Uint8Array;
 
 /**
  * Image shape: `[height, width]` for a single-channel image or `[height, width, channels]`.
@@ -178,20 +183,20 @@ const resolved = new WeakSet<object>();
 function checkFinite(name: string, value: unknown): number {
   const v = checkNumber(WHERE, name, value);
   if (!Number.isFinite(v)) {
-    throw new RangeError(`${WHERE}: option '${name}' must be a finite number, received ${show(value)}`);
+    throw badOption(`${WHERE}: option '${name}' must be a finite number, received ${show(value)}`);
   }
   return v;
 }
 
 /**
- * Validates random erasing options and returns the frozen settings (without the seed). Wrong types
- * throw `TypeError`; out-of-range or inconsistent values (`s_l > s_h`, `r_1 > r_2`, `v_l > v_h`,
- * NaN, infinities) throw `RangeError`; unknown option names throw `TypeError`.
+ * Validates random erasing options and returns the frozen settings (without the seed). Wrong types,
+ * out-of-range or inconsistent values (`s_l > s_h`, `r_1 > r_2`, `v_l > v_h`, NaN, infinities) and
+ * unknown option names throw `FashionMnistError` with code `BAD_OPTION`.
  *
  * @example
  * ```ts
  * const config = resolveRandomErasingOptions({ p: 1, v_h: 1 });
- * resolveRandomErasingOptions({ s_l: 0.5, s_h: 0.1 }); // throws RangeError
+ * resolveRandomErasingOptions({ s_l: 0.5, s_h: 0.1 }); // throws FashionMnistError BAD_OPTION
  * ```
  */
 export function resolveRandomErasingOptions(options?: RandomErasingOptions): RandomErasingConfig {
@@ -200,19 +205,19 @@ export function resolveRandomErasingOptions(options?: RandomErasingOptions): Ran
   const s_l = checkNumber(WHERE, 's_l', o.s_l, { min: 0, max: 1 });
   const s_h = checkNumber(WHERE, 's_h', o.s_h, { min: 0, max: 1 });
   if (s_l > s_h) {
-    throw new RangeError(`${WHERE}: option 's_l' must be <= s_h, received s_l=${s_l} and s_h=${s_h}`);
+    throw badOption(`${WHERE}: option 's_l' must be <= s_h, received s_l=${s_l} and s_h=${s_h}`);
   }
   const r_1 = checkFinite('r_1', o.r_1);
   const r_2 = checkFinite('r_2', o.r_2);
-  if (r_1 <= 0) throw new RangeError(`${WHERE}: option 'r_1' must be a number > 0, received ${show(r_1)}`);
-  if (r_2 <= 0) throw new RangeError(`${WHERE}: option 'r_2' must be a number > 0, received ${show(r_2)}`);
+  if (r_1 <= 0) throw badOption(`${WHERE}: option 'r_1' must be a number > 0, received ${show(r_1)}`);
+  if (r_2 <= 0) throw badOption(`${WHERE}: option 'r_2' must be a number > 0, received ${show(r_2)}`);
   if (r_1 > r_2) {
-    throw new RangeError(`${WHERE}: option 'r_1' must be <= r_2, received r_1=${r_1} and r_2=${r_2}`);
+    throw badOption(`${WHERE}: option 'r_1' must be <= r_2, received r_1=${r_1} and r_2=${r_2}`);
   }
   const v_l = checkFinite('v_l', o.v_l);
   const v_h = checkFinite('v_h', o.v_h);
   if (v_l > v_h) {
-    throw new RangeError(`${WHERE}: option 'v_l' must be <= v_h, received v_l=${v_l} and v_h=${v_h}`);
+    throw badOption(`${WHERE}: option 'v_l' must be <= v_h, received v_l=${v_l} and v_h=${v_h}`);
   }
   const pixel_level = checkBoolean(WHERE, 'pixel_level', o.pixel_level);
   const maxAttempts = checkNumber(WHERE, 'maxAttempts', o.maxAttempts, { min: 1, integer: true });
@@ -235,7 +240,7 @@ export function resolveRandomErasingOptions(options?: RandomErasingOptions): Ran
 /**
  * Whether a rectangle drawn by the reference procedure can fit an `height`×`width` image at all
  * (with positive probability). When it cannot, the reference loops forever; here the samplers throw
- * a `RangeError` instead, since no retry bound would make such options useful.
+ * a `FashionMnistError` `BAD_OPTION` instead, since no retry bound would make such options useful.
  *
  * The side lengths are `floor(sqrt(s / r))` and `floor(sqrt(s · r))`, so they fit exactly when
  * `s / r < (W + 1)²` and `s · r < (H + 1)²`; both only get easier for smaller `s`, so it is enough to
@@ -263,9 +268,11 @@ function checkDims(where: string, height: number, width: number, channels: numbe
     ['width', width],
     ['channels', channels],
   ] as const) {
-    if (typeof v !== 'number') throw new TypeError(`${where}: ${name} must be a number, received ${show(v)}`);
-    if (!Number.isInteger(v) || v < 1) {
-      throw new RangeError(`${where}: ${name} must be an integer >= 1, received ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: ${name} must be an integer >= 1, received ${show(v)}`,
+      );
     }
   }
 }
@@ -277,7 +284,7 @@ function ensureResolved(config: RandomErasingConfig): RandomErasingConfig {
 }
 
 /**
- * Throws the `RangeError` explained in {@link rectangleCanFit} when no rectangle can fit.
+ * Throws the `FashionMnistError` `BAD_OPTION` explained in {@link rectangleCanFit} when no rectangle can fit.
  *
  * @example
  * ```ts
@@ -286,7 +293,7 @@ function ensureResolved(config: RandomErasingConfig): RandomErasingConfig {
  */
 export function assertRectangleCanFit(config: RandomErasingConfig, height: number, width: number): void {
   if (!rectangleCanFit(config, height, width)) {
-    throw new RangeError(
+    throw badOption(
       `${WHERE}: no rectangle with area fraction in [s_l, s_h] = [${config.s_l}, ${config.s_h}] and ` +
         `aspect ratio in [r_1, r_2] = [${config.r_1}, ${config.r_2}] fits a ${height}×${width} image; ` +
         'lower s_l or bring [r_1, r_2] closer to the image aspect ratio',
@@ -300,7 +307,11 @@ export function assertRectangleCanFit(config: RandomErasingConfig, height: numbe
  * ratio `r ~ U[r_1, r_2]`, `w = floor(sqrt(s / r))`, `h = floor(sqrt(s · r))`, `left` uniform in
  * `[0, W)`, `top` uniform in `[0, H)`, accepting when `left + w <= W` and `top + h <= H`; finally the
  * fill value (or `h·w·channels` values with `pixel_level`). After `maxAttempts` rejections it gives
- * up: `{ erase: false, exhausted: true }`. Pure apart from advancing `random`.
+ * up: `{ erase: false, exhausted: true }`. Pure apart from advancing `random`. Fill values are
+ * `v_l + (v_h − v_l)·u`, computed without overflow when `v_h − v_l` exceeds the double range.
+ *
+ * @throws FashionMnistError `BAD_OPTION` when no rectangle allowed by the options can fit the image
+ * (or for a hand-made config that is not valid), `BAD_SHAPE` for dimensions that are not integers >= 1.
  *
  * @example
  * ```ts
@@ -332,12 +343,23 @@ export function sampleEraseParams(
     if (left + w <= width && top + h <= height) {
       const n = c.pixel_level ? h * w * channels : 1;
       const values = new Float64Array(n);
-      const span = c.v_h - c.v_l;
-      for (let i = 0; i < n; i++) values[i] = c.v_l + span * random();
+      for (let i = 0; i < n; i++) values[i] = uniformBetween(c.v_l, c.v_h, random());
       return { erase: true, top, left, h, w, values, attempts: attempt };
     }
   }
   return { erase: false, attempts: c.maxAttempts, exhausted: true };
+}
+
+/**
+ * `v_l + (v_h − v_l)·u`, the reference's fill value, without overflow: when `v_h − v_l` is not a finite
+ * double (e.g. `v_l = -1e308`, `v_h = 1e308`) the same point is computed as `v_l·(1 − u) + v_h·u`, whose
+ * two terms have opposite signs and so cannot overflow. The usual formula is kept otherwise so that the
+ * values stay bit-identical to the reference's for the same uniforms.
+ */
+function uniformBetween(lo: number, hi: number, u: number): number {
+  const span = hi - lo;
+  if (Number.isFinite(span)) return lo + span * u;
+  return Math.min(hi, Math.max(lo, lo * (1 - u) + hi * u));
 }
 
 /**
@@ -355,9 +377,9 @@ export interface ImageGeometry {
 }
 
 /**
- * Checks a pixel container against its shape and returns the geometry. `TypeError` for a container
- * of the wrong type, `RangeError` for a malformed shape, `FashionMnistError('BAD_SHAPE')` when the
- * number of pixels does not match the shape.
+ * Checks a pixel container against its shape and returns the geometry. `FashionMnistError` with code
+ * `BAD_INPUT` for a container of the wrong type, `BAD_SHAPE` for a malformed shape or when the number
+ * of pixels does not match the shape.
  *
  * @example
  * ```ts
@@ -366,12 +388,14 @@ export interface ImageGeometry {
  */
 export function imageGeometry(where: string, pixels: unknown, shape: unknown): ImageGeometry {
   if (!Array.isArray(pixels) && !isPixelTypedArray(pixels)) {
-    throw new TypeError(
-      `${where}: pixels must be a Float32Array, Float64Array, Uint8Array, Uint8ClampedArray or number[], received ${show(pixels)}`,
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${where}: pixels must be a Float32Array, Float64Array, Int32Array, Uint8Array, Uint8ClampedArray or number[], received ${show(pixels)}`,
     );
   }
   if (!Array.isArray(shape) || (shape.length !== 2 && shape.length !== 3)) {
-    throw new RangeError(
+    throw new FashionMnistError(
+      'BAD_SHAPE',
       `${where}: shape must be [height, width] or [height, width, channels], received ${Array.isArray(shape) ? `[${shape.join(', ')}]` : show(shape)}`,
     );
   }
@@ -391,17 +415,122 @@ function isPixelTypedArray(x: unknown): x is Exclude<PixelArray, number[]> {
   return (
     x instanceof Float32Array ||
     x instanceof Float64Array ||
+    x instanceof Int32Array ||
     x instanceof Uint8Array ||
     x instanceof Uint8ClampedArray
   );
 }
 
 /**
- * Applies erase parameters to an image without any randomness and returns a new array of the same
- * type (see {@link ErasedPixels}); the input is never modified. Into a `Uint8Array` / `Uint8ClampedArray` values are rounded
- * and clamped to 0..255; into a `Float32Array` they are rounded to float32; a `number[]` gets them
- * unchanged.
+ * How a fill value becomes a stored pixel, one rule per element type, shared by every front end
+ * ({@link applyErase}, `RandomEraser.eraseImage`, `RandomEraser.eraseBatch`, the layer and `trainCnn`):
  *
+ * | rule | containers | conversion |
+ * | --- | --- | --- |
+ * | `uint8` | `Uint8Array`, `Uint8ClampedArray` | rounded (half up), clamped to 0..255 |
+ * | `int32` | `Int32Array`, `int32` tensors | rounded (half up), clamped to −2³¹..2³¹−1 |
+ * | `float32` | `Float32Array`, `float32` tensors | clamped to ±3.4028235e38, rounded to float32 |
+ * | `float64` | `Float64Array`, `number[]` | unchanged |
+ */
+export type FillRule = 'uint8' | 'int32' | 'float32' | 'float64';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** The {@link FillRule} of a pixel container. */
+export function fillRuleOf(pixels: PixelArray): FillRule {
+  if (pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray) return 'uint8';
+  if (pixels instanceof Int32Array) return 'int32';
+  if (pixels instanceof Float32Array) return 'float32';
+  return 'float64';
+}
+
+/** Converts one fill value by a {@link FillRule}. */
+export function toPixel(value: number, rule: FillRule): number {
+  switch (rule) {
+    case 'uint8':
+      return Math.min(255, Math.max(0, Math.round(value)));
+    case 'int32':
+      return Math.min(2147483647, Math.max(-2147483648, Math.round(value)));
+    case 'float32':
+      return Math.fround(Math.min(FLOAT32_MAX, Math.max(-FLOAT32_MAX, value)));
+    default:
+      return value;
+  }
+}
+
+/** A container that {@link writeErase} can write into. */
+export type WritablePixels = { [index: number]: number; readonly length: number };
+
+/**
+ * The one apply step, in place: writes the rectangle of `params` (an erasing decision) into the image
+ * that starts at `offset` in `out` (row-major HWC, `width` columns, `channels` channels), each value
+ * converted by `rule`. Does nothing when `params.erase` is false. No checks: callers validate `params`
+ * against the image first ({@link applyErase} does); used as is by the batch front ends, which sample
+ * their own parameters.
+ */
+export function writeErase(
+  out: WritablePixels,
+  offset: number,
+  width: number,
+  channels: number,
+  params: EraseParams,
+  rule: FillRule,
+): void {
+  if (!params.erase) return;
+  const { top, left, h, w, values } = params;
+  const perPixel = values.length !== 1;
+  const constant = toPixel(values[0]!, rule);
+  let k = 0;
+  for (let y = top; y < top + h; y++) {
+    let i = offset + (y * width + left) * channels;
+    for (let x = 0; x < w * channels; x++, i++) out[i] = perPixel ? toPixel(values[k++]!, rule) : constant;
+  }
+}
+
+/**
+ * Checks that erase parameters fit an image of the given geometry: `FashionMnistError` `BAD_INPUT`
+ * otherwise.
+ */
+export function checkEraseParams(where: string, params: EraseParams, geometry: ImageGeometry): void {
+  if (!params.erase) return;
+  const { height, width, channels } = geometry;
+  const { top, left, h, w, values } = params;
+  for (const [name, v] of [
+    ['top', top],
+    ['left', left],
+    ['h', h],
+    ['w', w],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0) {
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `${where}: params.${name} must be an integer >= 0, received ${show(v)}`,
+      );
+    }
+  }
+  if (top + h > height || left + w > width) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${where}: rectangle rows ${top}..${top + h - 1}, columns ${left}..${left + w - 1} does not fit a ${height}×${width} image`,
+    );
+  }
+  if (!(values instanceof Float64Array) || (values.length !== 1 && values.length !== h * w * channels)) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${where}: params.values must hold 1 or h*w*channels = ${h * w * channels} values, received ${show(values)}`,
+    );
+  }
+}
+
+/**
+ * Applies erase parameters to an image without any randomness and returns a new array of the same
+ * type (see {@link ErasedPixels}); the input is never modified. Values are converted by the
+ * {@link FillRule} of the container: into a `Uint8Array` / `Uint8ClampedArray` rounded and clamped to
+ * 0..255, into an `Int32Array` rounded and clamped to the int32 range, into a `Float32Array` clamped to
+ * the float32 range and rounded to float32; a `Float64Array` or `number[]` gets them unchanged.
+ *
+ * @throws FashionMnistError `BAD_INPUT` for parameters that do not fit the image, `BAD_SHAPE` for a
+ * malformed shape.
  * @example
  * ```ts
  * const params = { erase: true, top: 2, left: 3, h: 4, w: 5, values: Float64Array.of(255), attempts: 1 } as const;
@@ -414,41 +543,10 @@ export function applyErase<T extends PixelArray>(
   shape: ImageShape,
   params: EraseParams,
 ): ErasedPixels<T> {
-  const { height, width, channels } = imageGeometry('applyErase', pixels, shape);
+  const geometry = imageGeometry('applyErase', pixels, shape);
+  checkEraseParams('applyErase', params, geometry);
   const out = copyPixels(pixels);
-  if (!params.erase) return out as ErasedPixels<T>;
-  const { top, left, h, w, values } = params;
-  for (const [name, v] of [
-    ['top', top],
-    ['left', left],
-    ['h', h],
-    ['w', w],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 0) {
-      throw new RangeError(`applyErase: params.${name} must be an integer >= 0, received ${show(v)}`);
-    }
-  }
-  if (top + h > height || left + w > width) {
-    throw new RangeError(
-      `applyErase: rectangle rows ${top}..${top + h - 1}, columns ${left}..${left + w - 1} does not fit a ${height}×${width} image`,
-    );
-  }
-  const perPixel = values.length !== 1;
-  if (values.length !== 1 && values.length !== h * w * channels) {
-    throw new RangeError(
-      `applyErase: params.values must hold 1 or h*w*channels = ${h * w * channels} values, received ${values.length}`,
-    );
-  }
-  const toByte = pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray;
-  const convert = toByte ? (v: number) => Math.min(255, Math.max(0, Math.round(v))) : (v: number) => v;
-  const constant = convert(values[0]!);
-  let k = 0;
-  for (let y = top; y < top + h; y++) {
-    let i = (y * width + left) * channels;
-    for (let x = 0; x < w * channels; x++, i++) {
-      out[i] = perPixel ? convert(values[k++]!) : constant;
-    }
-  }
+  writeErase(out, 0, geometry.width, geometry.channels, params, fillRuleOf(pixels));
   return out as ErasedPixels<T>;
 }
 
@@ -458,6 +556,7 @@ function copyPixels(pixels: PixelArray): PixelArray {
   if (Array.isArray(pixels)) return pixels.slice();
   if (pixels instanceof Float32Array) return new Float32Array(pixels);
   if (pixels instanceof Float64Array) return new Float64Array(pixels);
+  if (pixels instanceof Int32Array) return new Int32Array(pixels);
   if (pixels instanceof Uint8ClampedArray) return new Uint8ClampedArray(pixels);
   return new Uint8Array(pixels);
 }

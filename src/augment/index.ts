@@ -5,6 +5,7 @@ export {
   applyErase,
   type ErasedPixels,
   type EraseParams,
+  type FillRule,
   type ImageShape,
   type PixelArray,
   type RandomErasingOptions,

@@ -14,8 +14,13 @@ import {
   type RandomErasingOptions,
   type RandomSource,
   resolveRandomErasingOptions,
+  type Seed,
   sampleEraseParams,
+  writeErase,
 } from './erasing.js';
+
+/** The mask value written by {@link RandomEraser.eraseBatch}: one per erased pixel. */
+const ONE = Float64Array.of(1);
 
 /**
  * Counters kept by a {@link RandomEraser} since it was made (or since `resetStats()`): how many
@@ -56,13 +61,13 @@ export class RandomEraser {
   /** The validated, frozen options (the seed is in {@link RandomEraser.seed}). */
   readonly options: RandomErasingConfig;
   /** The seed of this eraser's stream: the one given, or the one drawn when none was given. */
-  readonly seed: number | string;
+  readonly seed: Seed;
   private readonly random: RandomSource;
   private counts = { images: 0, erased: 0, skipped: 0, exhausted: 0, attempts: 0 };
 
   /**
    * @param options - see {@link RandomErasingOptions}; omitted ones take {@link RANDOM_ERASING_DEFAULTS}.
-   * @throws TypeError / RangeError for invalid options.
+   * @throws FashionMnistError `BAD_OPTION` for invalid options.
    */
   constructor(options?: RandomErasingOptions) {
     this.options = resolveRandomErasingOptions(options);
@@ -84,7 +89,8 @@ export class RandomEraser {
    * Draws the parameters for one `height`×`width`×`channels` image from this eraser's stream (the
    * sampling half of {@link RandomEraser.eraseImage}); pair with {@link applyErase}.
    *
-   * @throws RangeError when no rectangle allowed by the options can fit the image.
+   * @throws FashionMnistError `BAD_OPTION` when no rectangle allowed by the options can fit the image,
+   * `BAD_SHAPE` for dimensions that are not integers >= 1.
    * @example
    * ```ts
    * const params = eraser.sampleParams(28, 28);
@@ -103,12 +109,15 @@ export class RandomEraser {
 
   /**
    * Erases (with probability `p`) a random rectangle of one image and returns a new array of the same
-   * type ({@link ErasedPixels}: a `Buffer` comes back as a `Uint8Array`); `pixels` is not modified. With a `Uint8Array` the written values are rounded and clamped to
-   * 0..255. `v_l`/`v_h` are in the same units as `pixels`.
+   * type ({@link ErasedPixels}: a `Buffer` comes back as a `Uint8Array`); `pixels` is not modified. The
+   * written values follow the container's `FillRule` (`Uint8Array`: rounded and clamped to 0..255;
+   * `Int32Array`: rounded and clamped to the int32 range; `Float32Array`: clamped to the float32 range).
+   * `v_l`/`v_h` are in the same units as `pixels`.
    *
    * @param pixels - row-major HWC values.
    * @param shape - `[height, width]` or `[height, width, channels]`.
-   * @throws FashionMnistError `BAD_SHAPE` when `pixels.length` does not match `shape`.
+   * @throws FashionMnistError `BAD_SHAPE` when `pixels.length` does not match `shape`, `BAD_INPUT` for
+   * a container of another type.
    * @example
    * ```ts
    * const eraser = new RandomEraser({ p: 1, seed: 7 });
@@ -122,12 +131,15 @@ export class RandomEraser {
 
   /**
    * Erases each image of an `[N, H, W, C]` batch independently, taking the same draws as calling
-   * {@link RandomEraser.eraseImage} on the images in order. Returns a new tensor of the same dtype
-   * (`float32` or `int32`; into `int32` values are rounded); leaks no tensors; uses only portable ops,
-   * and is differentiable with respect to the pixels that are kept. `v_l`/`v_h` are in the tensor's
-   * own value units.
+   * {@link RandomEraser.eraseImage} on the images in order, and giving the same values: the sampled
+   * rectangles and fills are written with the same apply step and `FillRule` (`float32` tensors as a
+   * `Float32Array`, `int32` tensors as an `Int32Array`: rounded and clamped to the int32 range) into one
+   * mask and one fill, then applied with a single masked select (as Keras 3's `RandomErasing`). Returns a
+   * new tensor of the same dtype; leaks no tensors; uses only portable ops, and is differentiable with
+   * respect to the pixels that are kept. `v_l`/`v_h` are in the tensor's own value units.
    *
-   * @throws FashionMnistError `BAD_SHAPE` for a tensor that is not rank 4, `BAD_INPUT` for other dtypes.
+   * @throws FashionMnistError `BAD_SHAPE` for a tensor that is not rank 4, `BAD_INPUT` for something
+   * that is not a tensor or a tensor of another dtype, `BAD_OPTION` when no rectangle can fit.
    * @example
    * ```ts
    * const eraser = new RandomEraser({ v_h: 1, seed: 3 });
@@ -137,7 +149,10 @@ export class RandomEraser {
    */
   eraseBatch(images: tf.Tensor4D): tf.Tensor4D {
     if (!(images instanceof tf.Tensor)) {
-      throw new TypeError(`RandomEraser.eraseBatch: images must be a tf.Tensor4D, received ${show(images)}`);
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `RandomEraser.eraseBatch: images must be a tf.Tensor4D, received ${show(images)}`,
+      );
     }
     if (images.rank !== 4) {
       throw new FashionMnistError(
@@ -165,22 +180,14 @@ export class RandomEraser {
     const mask = new Uint8Array(n * size);
     const integer = images.dtype === 'int32';
     const fill = integer ? new Int32Array(n * size) : new Float32Array(n * size);
+    const rule = integer ? 'int32' : 'float32';
     let any = false;
     for (let i = 0; i < n; i++) {
       const params = this.sampleParams(height, width, channels);
       if (!params.erase || params.h === 0 || params.w === 0) continue;
       any = true;
-      const { top, left, h, w, values } = params;
-      const perPixel = values.length !== 1;
-      const constant = integer ? Math.round(values[0]!) : values[0]!;
-      let k = 0;
-      for (let y = top; y < top + h; y++) {
-        const start = i * size + (y * width + left) * channels;
-        const end = start + w * channels;
-        mask.fill(1, start, end);
-        if (!perPixel) fill.fill(constant, start, end);
-        else for (let j = start; j < end; j++) fill[j] = integer ? Math.round(values[k++]!) : values[k++]!;
-      }
+      writeErase(fill, i * size, width, channels, params, rule);
+      writeErase(mask, i * size, width, channels, { ...params, values: ONE }, 'uint8');
     }
     if (!any) return tf.clone(images);
     return tf.tidy(() => {

@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { layers, type Shape } from '@tensorflow/tfjs-layers';
-import { mergeOptions, show } from '../internal/validate.js';
+import type { Seed } from '../internal/random.js';
+import { badOption, mergeOptions, show } from '../internal/validate.js';
 import { RANDOM_ERASING_DEFAULTS, type RandomErasingConfig, type RandomErasingOptions } from './erasing.js';
 import { type EraseStats, RandomEraser } from './random-eraser.js';
 
@@ -53,8 +54,10 @@ const CONFIG_ALIASES: Readonly<Record<string, keyof RandomErasingOptions | 'seed
  * options; the loaded layer restarts its random stream from the saved seed (or a fresh one when the
  * original had none).
  *
- * Registered with `serialization.registerClass` (class name `RandomErasing`) when this module is
- * first imported; bundles that tree-shake the import away can call {@link registerRandomErasing}.
+ * Registered with `serialization.registerClass` (class name `RandomErasing`) when the first layer is
+ * made (and by the library's model loaders); importing this module has no side effect. To load a saved
+ * model that contains the layer with `tf.loadLayersModel` directly, call {@link registerRandomErasing}
+ * first.
  *
  * @example
  * ```ts
@@ -68,11 +71,12 @@ export class RandomErasing extends layers.Layer {
   static readonly className = 'RandomErasing';
   /** The eraser that does the work; its `stats` count the images seen in training calls. */
   readonly eraser: RandomEraser;
-  private readonly userSeed: number | string | undefined;
+  private readonly userSeed: Seed | undefined;
 
+  /** @throws FashionMnistError `BAD_OPTION` for invalid or unknown arguments. */
   constructor(args: RandomErasingLayerArgs = {}) {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-      throw new TypeError(`randomErasing: arguments must be an object, received ${show(args)}`);
+      throw badOption(`randomErasing: arguments must be an object, received ${show(args)}`);
     }
     const layerArgs: Record<string, unknown> = {};
     const eraseArgs: Record<string, unknown> = {};
@@ -84,6 +88,9 @@ export class RandomErasing extends layers.Layer {
     const options = mergeOptions('randomErasing', RANDOM_ERASING_DEFAULTS, eraseArgs);
     const eraser = new RandomEraser(options);
     super(layerArgs as LayerArgs);
+    // A layer that exists can be saved, so its class must be loadable: register it now (idempotent)
+    // rather than as an import side effect that bundlers may drop.
+    registerRandomErasing();
     this.eraser = eraser;
     this.userSeed = options.seed;
   }
@@ -155,9 +162,9 @@ export class RandomErasing extends layers.Layer {
 let registered = false;
 
 /**
- * Registers {@link RandomErasing} with tfjs serialization (idempotent). Importing this library does it
- * already; call it yourself only when a bundler dropped that import and `loadLayersModel` reports an
- * unknown `RandomErasing` class.
+ * Registers {@link RandomErasing} with tfjs serialization (idempotent). Making a layer and the
+ * library's model loaders do it; call it yourself before loading a model that contains the layer with
+ * `tf.loadLayersModel` directly.
  *
  * @example
  * ```ts
@@ -167,15 +174,11 @@ let registered = false;
  */
 export function registerRandomErasing(): typeof RandomErasing {
   if (!registered) {
-    serialization.registerClass(RandomErasing);
     registered = true;
+    serialization.registerClass(RandomErasing);
   }
   return RandomErasing;
 }
-
-// Deliberate import-time side effect (the one the house style allows): a saved model that contains
-// the layer must load without the user having to know about registration.
-registerRandomErasing();
 
 /**
  * Creates a {@link RandomErasing} layer: random erasing while training, identity at inference.

@@ -1,5 +1,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { checkSeed, createRandomSource, type Seed } from '../internal/random.js';
+import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { registerSeededDropout, SeededDropout } from './dropout.js';
+import { ScheduledAdam } from './optimizer.js';
 
 /**
  * Options of {@link buildCnn}; every field is optional and defaults to the reference network.
@@ -36,10 +39,10 @@ export interface BuildCnnOptions {
    */
   batchNorm?: boolean;
   /**
-   * Seed for the initial weights: the same seed gives the same initial weights on every backend; leave it
-   * undefined for fresh random weights on every call.
+   * Seed for the initial weights (a number or a string; `7` and `'7'` are the same): the same seed gives the
+   * same initial weights on every backend; leave it undefined for fresh random weights on every call.
    */
-  seed?: number;
+  seed?: Seed;
 }
 
 /**
@@ -69,11 +72,8 @@ const WHERE = 'buildCnn';
 
 function checkIntArray(name: string, value: unknown, length: number | undefined, min: number): number[] {
   const wanted = `an array of ${length ?? 'one or more'} integers >= ${min}`;
-  if (!Array.isArray(value)) {
-    throw new TypeError(`${WHERE}: option '${name}' must be ${wanted}, received ${show(value)}`);
-  }
-  if (length === undefined ? value.length === 0 : value.length !== length) {
-    throw new RangeError(`${WHERE}: option '${name}' must be ${wanted}, received ${show(value)}`);
+  if (!Array.isArray(value) || (length === undefined ? value.length === 0 : value.length !== length)) {
+    throw badOption(`${WHERE}: option '${name}' must be ${wanted}, received ${show(value)}`);
   }
   return value.map((v, i) => checkNumber(WHERE, `${name}[${i}]`, v, { integer: true, min }));
 }
@@ -91,7 +91,7 @@ interface ResolvedCnnOptions {
   learningRate: number;
   compile: boolean;
   batchNorm: boolean;
-  seed: number | undefined;
+  seed: Seed | undefined;
 }
 
 function resolveOptions(options: unknown): ResolvedCnnOptions {
@@ -108,8 +108,7 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
   const learningRate = checkNumber(WHERE, 'learningRate', o.learningRate, { min: 0, minExclusive: true });
   const compile = checkBoolean(WHERE, 'compile', o.compile);
   const batchNorm = checkBoolean(WHERE, 'batchNorm', o.batchNorm);
-  const seed =
-    o.seed === undefined ? undefined : checkNumber(WHERE, 'seed', o.seed, { integer: true, min: 0 });
+  const seed = o.seed === undefined ? undefined : checkSeed(WHERE, o.seed);
   // Each pooling shrinks the image; refuse a stack that would pool it away to nothing rather than
   // let tfjs-layers fail later with a shape error that does not name the option.
   let [h, w] = inputShape;
@@ -117,7 +116,7 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
     h = Math.floor(h / poolSize);
     w = Math.floor(w / poolSize);
     if (h < 1 || w < 1) {
-      throw new RangeError(
+      throw badOption(
         `${WHERE}: ${filters.length} convolution blocks with poolSize ${poolSize} shrink a ` +
           `${inputShape[0]}x${inputShape[1]} input to nothing; use fewer 'filters' entries, a smaller 'poolSize' ` +
           `or a larger 'inputShape'`,
@@ -149,9 +148,15 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  * cross-entropy and accuracy. Kernels use Glorot-uniform initialisation as in Keras, where the reference was
  * written (tfjs-layers would otherwise default to Glorot-normal).
  *
+ * The optimizer is a {@link ScheduledAdam} (tfjs Adam's update, with a public `setLearningRate` that
+ * `trainCnn`'s schedules use); it saves as a standard `Adam`, and `model.dispose()` frees it too. The dropout
+ * layers are {@link SeededDropout}s (tfjs Dropout whose masks `trainCnn` can seed); they save as standard
+ * `Dropout` layers. Calling `buildCnn` makes models loaded afterwards use the seedable dropout as well
+ * (see `registerSeededDropout`), so that resumed checkpoints replay their dropout masks.
+ *
  * No backend is imported: the model runs on whichever backend the caller has set.
  *
- * @throws TypeError for an option of the wrong type or an unknown option; RangeError for a value out of range.
+ * @throws FashionMnistError `BAD_OPTION` for an option of the wrong type, out of range, or unknown.
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
@@ -164,13 +169,14 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  */
 export function buildCnn(options?: BuildCnnOptions): tfl.Sequential {
   const o = resolveOptions(options);
-  // One distinct seed per initializer: reusing a single seed would give every layer of the same shape
-  // identical weights.
-  let next = 0;
+  registerSeededDropout();
+  // One distinct seed per initializer, drawn from the one seeded stream: reusing a single seed would give every
+  // layer of the same shape identical weights. tfjs treats a seed of 0 as "no seed", hence 1..2^31.
+  const initRandom = o.seed === undefined ? undefined : createRandomSource(o.seed, 'init');
   const kernelInit = () =>
-    tfl.initializers.glorotUniform(o.seed === undefined ? {} : { seed: o.seed * 1009 + next++ });
+    tfl.initializers.glorotUniform(initRandom ? { seed: 1 + Math.floor(initRandom() * 2 ** 31) } : {});
 
-  const model = tfl.sequential();
+  const model = new CnnSequential();
   o.filters.forEach((filters, i) => {
     model.add(
       tfl.layers.conv2d({
@@ -188,19 +194,40 @@ export function buildCnn(options?: BuildCnnOptions): tfl.Sequential {
       model.add(tfl.layers.activation({ activation: 'relu' }));
     }
     model.add(tfl.layers.maxPooling2d({ poolSize: o.poolSize }));
-    model.add(tfl.layers.dropout({ rate: o.convDropout }));
+    model.add(new SeededDropout({ rate: o.convDropout }));
   });
   model.add(tfl.layers.flatten());
   model.add(tfl.layers.dense({ units: o.denseUnits, activation: 'relu', kernelInitializer: kernelInit() }));
-  model.add(tfl.layers.dropout({ rate: o.denseDropout }));
+  model.add(new SeededDropout({ rate: o.denseDropout }));
   model.add(tfl.layers.dense({ units: o.classes, activation: 'softmax', kernelInitializer: kernelInit() }));
   if (o.compile) {
-    // By name, so that the model owns the optimizer and model.dispose() frees its state too; the rate is set
-    // on it afterwards (tfjs-layers' named Adam starts at 0.001).
-    model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    (model.optimizer as unknown as { learningRate: number }).learningRate = o.learningRate;
+    const optimizer = new ScheduledAdam(o.learningRate);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    model.adopt(optimizer);
   }
   return model;
+}
+
+/**
+ * The Sequential model buildCnn returns: a plain `tf.Sequential` (it saves as one) that also frees the optimizer
+ * buildCnn made for it when it is disposed. tfjs-layers frees only optimizers it created from a name, and an
+ * optimizer given by instance stays the caller's; here the caller is buildCnn.
+ */
+class CnnSequential extends tfl.Sequential {
+  private ownOptimizer: ScheduledAdam | undefined;
+
+  adopt(optimizer: ScheduledAdam): void {
+    this.ownOptimizer = optimizer;
+  }
+
+  override dispose(): ReturnType<tfl.Sequential['dispose']> {
+    const result = super.dispose();
+    if (result.refCountAfterDispose === 0 && this.ownOptimizer) {
+      this.ownOptimizer.dispose();
+      this.ownOptimizer = undefined;
+    }
+    return result;
+  }
 }
 
 /**

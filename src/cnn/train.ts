@@ -1,17 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import {
-  applyErase,
-  assertRectangleCanFit,
-  type RandomErasingConfig,
-  type RandomErasingOptions,
-  resolveRandomErasingOptions,
-  sampleEraseParams,
-} from '../augment/erasing.js';
-import { permutation, type Split, subset } from '../data/split.js';
+import { assertRectangleCanFit, type RandomErasingOptions, writeErase } from '../augment/erasing.js';
+import { RandomEraser } from '../augment/random-eraser.js';
+import { type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
-import { createRandomSource } from '../internal/random.js';
+import { checkSeed, createRandomSource, freshSeed, permutationFrom, type Seed } from '../internal/random.js';
 import {
+  badOption,
   checkBoolean,
   checkFunction,
   checkNumber,
@@ -19,7 +14,9 @@ import {
   mergeOptions,
   show,
 } from '../internal/validate.js';
+import { SeededDropout } from './dropout.js';
 import { evaluateCnn } from './evaluate.js';
+import { ScheduledAdam } from './optimizer.js';
 
 /**
  * Progress after each training batch.
@@ -128,7 +125,7 @@ export type LearningRateSchedule =
  *
  * @example
  * ```ts
- * const options: TrainCnnOptions = { epochs: 40, seed: 1, schedule: 'cosine', eraseFraction: 0.15 };
+ * const options: TrainCnnOptions = { epochs: 40, seed: 1, schedule: 'cosine', erasing: { p: 0.15 } };
  * ```
  */
 export interface TrainCnnOptions {
@@ -137,24 +134,27 @@ export interface TrainCnnOptions {
   /** Images per batch (default `64`, as the reference). */
   batchSize?: number;
   /**
-   * Seed of everything random in training: shuffling, which images are erased and how, and the dropout masks.
-   * The same seed, model and backend give the same run. Undefined: a fresh random run each time.
+   * Seed of everything random in training (a number or a string; `7` and `'7'` are the same): shuffling, which
+   * images are erased and how, and the dropout masks of {@link buildCnn}'s layers. The same seed, model and
+   * backend give the same run. Undefined: a fresh random run each time.
    */
-  seed?: number;
+  seed?: Seed;
   /** Shuffle the training images every epoch (default `true`). */
   shuffle?: boolean;
   /**
-   * Probability that a training image is randomly erased (default `0.15`, as the reference, which erased 15 %
-   * of the training images). `0` turns erasing off.
+   * Random erasing of the training images (default: off).
+   *
+   * - `RandomErasingOptions` (the same as `RandomEraser`'s, with the same defaults): each training image is
+   *   erased with probability `p` (the reference recipe is `{ p: 0.15 }`). Its stream is derived per epoch from
+   *   `erasing.seed`, or else from the run's `seed`, so resuming at an epoch replays the erasing too.
+   * - a `RandomEraser`: used as it is (its options, its stream, its `stats`), e.g. to count what it did.
+   * - `false` or omitted: no erasing.
+   *
+   * Erasing works on the split's own pixel values (0..255, like the bytes of the split), before they are
+   * normalised to [0, 1], so the default fill values (uniform in 0..255) suit it. A model that contains a
+   * `RandomErasing` layer erases by itself in training: with erasing on here too, `trainCnn` refuses it.
    */
-  eraseFraction?: number;
-  /**
-   * Options of the random erasing itself (`s_l`, `s_h`, `r_1`, `r_2`, `v_l`, `v_h`, `pixel_level`,
-   * `maxAttempts`; see `RandomErasingOptions`). Erasing happens on the `[0, 1]`-normalised images, so `v_h`
-   * defaults to `1` here (fill values uniform in `[0, 1]`, the reference's 0..255 scaled). `p` and `seed` are
-   * not accepted: `eraseFraction` and the run's `seed` set them.
-   */
-  erase?: Omit<RandomErasingOptions, 'p' | 'seed'>;
+  erasing?: RandomErasingOptions | RandomEraser | false;
   /** Fraction of the training split held out (its last images, before shuffling) for validation. */
   validationSplit?: number;
   /** A separate validation split (takes precedence over `validationSplit`). */
@@ -208,8 +208,7 @@ export const TRAIN_CNN_DEFAULTS: Readonly<TrainCnnOptions> = Object.freeze({
   batchSize: 64,
   seed: undefined,
   shuffle: true,
-  eraseFraction: 0.15,
-  erase: undefined,
+  erasing: false,
   validationSplit: 0,
   validationData: undefined,
   learningRate: undefined,
@@ -249,7 +248,7 @@ export function learningRateAt(
   if (typeof schedule === 'function') {
     const lr = schedule(epoch, baseRate);
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0) {
-      throw new RangeError(
+      throw badOption(
         `${WHERE}: the schedule returned ${show(lr)} for epoch ${epoch}; expected a number > 0`,
       );
     }
@@ -262,62 +261,142 @@ export function learningRateAt(
   return baseRate;
 }
 
-/** Optimizers whose step size can be changed between batches (every tfjs-core optimizer has the field). */
-interface HasLearningRate {
-  learningRate: number;
-}
-
-function optimizerOf(model: tfl.LayersModel): tf.Optimizer & HasLearningRate {
-  const opt = model.optimizer as (tf.Optimizer & Partial<HasLearningRate>) | undefined;
-  if (!opt) {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `${WHERE}: the model is not compiled; call model.compile() first`,
-    );
-  }
-  if (typeof opt.learningRate !== 'number') {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `${WHERE}: optimizer ${opt.getClassName()} has no numeric learningRate to schedule`,
-    );
-  }
-  return opt as tf.Optimizer & HasLearningRate;
-}
-
-/** Dropout layers read their `seed` field on every call; setting it per batch makes masks reproducible. */
-interface SeededLayer {
-  seed?: number;
-}
-
-function dropoutLayers(model: tfl.LayersModel): SeededLayer[] {
-  return model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as SeededLayer[];
+/** The learning rate an optimizer reports in its (public) config, if it has one. */
+function configuredRate(optimizer: tf.Optimizer): number | undefined {
+  const rate = optimizer.getConfig()['learningRate'];
+  return typeof rate === 'number' && Number.isFinite(rate) && rate > 0 ? rate : undefined;
 }
 
 /**
- * A seeded generator for one purpose of one epoch, so that resuming at epoch `e` replays exactly what an
- * uninterrupted run would have done there.
+ * Sets the learning rate of `model`'s optimizer epoch by epoch, through public APIs only, and puts things back
+ * at the end. With a {@link ScheduledAdam} (what buildCnn compiles with) that is `setLearningRate`. A plain
+ * tfjs Adam (compiled by name, or deserialised from a checkpoint) keeps its rate in a protected field, so for a
+ * run that needs other rates it is stood in for by a ScheduledAdam with the same settings and state (moved with
+ * the public getWeights/setWeights, which share the tensors) and gets the state back when the run ends.
  */
-function rngFor(seed: number | undefined, epoch: number, purpose: string): () => number {
-  return createRandomSource(seed === undefined ? undefined : `${seed}/${epoch}/${purpose}`);
-}
+class RateControl {
+  private constructor(
+    private readonly model: tfl.LayersModel,
+    private readonly original: tf.Optimizer,
+    private readonly adam: ScheduledAdam | undefined,
+    private readonly stand: boolean,
+    private readonly initialRate: number | undefined,
+  ) {}
 
-function resolveEraser(options: unknown, shape: [number, number, number]): RandomErasingConfig {
-  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-    throw new TypeError(
-      `${WHERE}: option 'erase' must be an object of RandomErasingOptions, received ${show(options)}`,
-    );
-  }
-  for (const key of ['p', 'seed'] as const) {
-    if (options && key in options) {
-      throw new TypeError(
-        `${WHERE}: option 'erase.${key}' is not allowed; use trainCnn's ${key === 'p' ? 'eraseFraction' : 'seed'}`,
+  static async take(model: tfl.LayersModel, rates: number[]): Promise<RateControl> {
+    const original = model.optimizer as tf.Optimizer | undefined;
+    if (!original) {
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `${WHERE}: the model is not compiled; call model.compile() first`,
       );
     }
+    if (original instanceof ScheduledAdam) {
+      return new RateControl(model, original, original, false, original.learningRate);
+    }
+    const current = configuredRate(original);
+    if (rates.every((r) => r === current)) return new RateControl(model, original, undefined, false, current);
+    if (original.getClassName() !== 'Adam') {
+      throw badOption(
+        `${WHERE}: the run needs learning rates ${[...new Set(rates)].join(', ')} but the model's optimizer ` +
+          `${original.getClassName()} offers no public way to change its rate; compile the model with ` +
+          "buildCnn's optimizer (ScheduledAdam) or leave 'learningRate' and 'schedule' at their defaults",
+      );
+    }
+    const config = original.getConfig();
+    const stand = new ScheduledAdam(
+      rates[0],
+      config['beta1'] as number,
+      config['beta2'] as number,
+      config['epsilon'] as number,
+    );
+    const state = await original.getWeights();
+    try {
+      await stand.setWeights(state);
+    } finally {
+      tf.dispose(state[0]!.tensor); // the iteration counter getWeights made; the rest is the live state
+    }
+    model.optimizer = stand;
+    return new RateControl(model, original, stand, true, current);
   }
-  // p = 1: the training loop has already decided (with probability eraseFraction) that this image is erased.
-  const config = resolveRandomErasingOptions({ v_h: 1, ...(options as RandomErasingOptions), p: 1 });
-  assertRectangleCanFit(config, shape[0], shape[1]);
-  return config;
+
+  /** The rate the run starts from when the caller gives none. */
+  get baseRate(): number | undefined {
+    return this.initialRate;
+  }
+
+  set(rate: number): void {
+    this.adam?.setLearningRate(rate);
+  }
+
+  async release(): Promise<void> {
+    if (!this.adam) return;
+    if (!this.stand) {
+      if (this.initialRate !== undefined) this.adam.setLearningRate(this.initialRate);
+      return;
+    }
+    // The stand-in's state goes back into the original optimizer, whose old state tensors are then freed.
+    const old = await this.original.getWeights();
+    const state = await this.adam.getWeights();
+    try {
+      await this.original.setWeights(state);
+    } finally {
+      tf.dispose([state[0]!.tensor, ...old.map((w) => w.tensor)]);
+    }
+    this.model.optimizer = this.original;
+    this.adam.dispose();
+  }
+}
+
+/** Every layer of a model, nested models included. */
+function allLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
+  const out: tfl.layers.Layer[] = [];
+  const visit = (layers: tfl.layers.Layer[]) => {
+    for (const layer of layers) {
+      out.push(layer);
+      const inner = (layer as { layers?: unknown }).layers;
+      if (Array.isArray(inner)) visit(inner as tfl.layers.Layer[]);
+    }
+  };
+  visit(model.layers);
+  return out;
+}
+
+/** The erasing of a run: a RandomEraser per epoch (options), or the caller's own RandomEraser. */
+type Erasing =
+  | { kind: 'off' }
+  | { kind: 'eraser'; eraser: RandomEraser }
+  | { kind: 'options'; options: RandomErasingOptions; seed: Seed };
+
+function resolveErasing(value: unknown, runSeed: Seed | undefined, shape: [number, number, number]): Erasing {
+  if (value === undefined || value === false) return { kind: 'off' };
+  let erasing: Erasing;
+  if (value instanceof RandomEraser) {
+    erasing = { kind: 'eraser', eraser: value };
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    // Validated now (a RandomEraser checks everything, the seed included), so that bad options fail fast.
+    const probe = new RandomEraser(value as RandomErasingOptions);
+    const own = (value as RandomErasingOptions).seed;
+    erasing = {
+      kind: 'options',
+      options: value as RandomErasingOptions,
+      seed: own ?? runSeed ?? freshSeed(),
+    };
+    assertRectangleCanFit(probe.options, shape[0], shape[1]);
+    return erasing;
+  } else {
+    throw badOption(
+      `${WHERE}: option 'erasing' must be RandomErasingOptions, a RandomEraser or false, received ${show(value)}`,
+    );
+  }
+  assertRectangleCanFit(erasing.eraser.options, shape[0], shape[1]);
+  return erasing;
+}
+
+function eraserFor(erasing: Erasing, epoch: number): RandomEraser | undefined {
+  if (erasing.kind === 'off') return undefined;
+  if (erasing.kind === 'eraser') return erasing.eraser;
+  return new RandomEraser({ ...erasing.options, seed: `${erasing.seed}/${epoch}/erase` });
 }
 
 function checkSplit(name: string, split: unknown, inputShape: [number, number, number]): Split {
@@ -329,33 +408,56 @@ function checkSplit(name: string, split: unknown, inputShape: [number, number, n
     !(s.labels instanceof Uint8Array) ||
     typeof s.count !== 'number'
   ) {
-    throw new TypeError(
+    throw new FashionMnistError(
+      'BAD_INPUT',
       `${WHERE}: ${name} must be a Split ({ images, labels, count, height, width }), received ${show(split)}`,
     );
   }
   if (s.height !== inputShape[0] || s.width !== inputShape[1] || inputShape[2] !== 1) {
     throw new FashionMnistError(
-      'BAD_INPUT',
+      'BAD_SHAPE',
       `${WHERE}: ${name} holds ${s.height}x${s.width} grayscale images but the model takes [${inputShape.join(', ')}]`,
     );
   }
-  if (s.images.length < s.count * s.height * s.width || s.labels.length < s.count) {
-    throw new FashionMnistError('BAD_INPUT', `${WHERE}: ${name} has fewer bytes than its count says`);
+  if (s.images.length < s.count * s.height * s.width) {
+    throw new FashionMnistError(
+      'BAD_SHAPE',
+      `${WHERE}: ${name} has ${s.images.length} pixel bytes, fewer than its count ${s.count} × ${s.height} × ${s.width}`,
+    );
+  }
+  if (s.labels.length < s.count) {
+    throw new FashionMnistError(
+      'COUNT_MISMATCH',
+      `${WHERE}: ${name} has ${s.labels.length} labels for ${s.count} images`,
+    );
   }
   return s;
 }
 
+/** 0.1.0 option names and what replaced them, for a message that says what to do. */
+const RENAMED: Readonly<Record<string, string>> = {
+  eraseFraction:
+    "option 'eraseFraction' was replaced in 0.2.0 by 'erasing: { p }' (e.g. erasing: { p: 0.15 })",
+  erase: "option 'erase' was replaced in 0.2.0 by 'erasing' (RandomErasingOptions with p, or a RandomEraser)",
+};
+
 /**
  * Trains a compiled classifier (such as {@link buildCnn}'s) on a split with the reference recipe and more:
- * seeded shuffling, random erasing of a fraction of each batch, validation, early stopping, a learning-rate
- * schedule, and progress callbacks with images/s and ETA.
+ * seeded shuffling, random erasing (the same `RandomErasingOptions` as `RandomEraser`, or a `RandomEraser`),
+ * validation, early stopping, a learning-rate schedule, and progress callbacks with images/s and ETA.
  *
  * The loop is written on `model.trainOnBatch` rather than `model.fit` so that erasing and every random choice
  * (shuffle, erasing, dropout masks) come from one seed. Images stay as bytes; only one batch at a time becomes
  * a tensor, so memory does not grow with the data or the number of epochs.
  *
- * @throws TypeError / RangeError for bad options; FashionMnistError `BAD_INPUT` for an uncompiled model or data
- * that does not fit it.
+ * Learning rates are set through the optimizer's public `setLearningRate` (buildCnn's {@link ScheduledAdam}); a
+ * plain tfjs Adam is stood in for by one for the run when the run needs other rates (its state moves over and
+ * back). Dropout masks are seeded in {@link SeededDropout} layers (buildCnn's, and those of models loaded after
+ * `buildCnn` or `registerSeededDropout`); other dropout layers draw their own masks.
+ *
+ * @throws FashionMnistError `BAD_OPTION` for bad options, and for a model that contains a `RandomErasing` layer
+ * while `erasing` is on (images would be erased twice); `BAD_INPUT` for an uncompiled model; `BAD_SHAPE` for data
+ * that does not fit the model; `BAD_LABEL` for a label that is not one of the model's classes.
  * @example
  * ```ts
  * import { buildCnn, trainCnn, evaluateCnn } from 'fashion-mnist-tfjs';
@@ -364,7 +466,7 @@ function checkSplit(name: string, split: unknown, inputShape: [number, number, n
  * const data = await loadSample();
  * const model = buildCnn({ seed: 1 });
  * const history = await trainCnn(model, data.train, {
- *   epochs: 5, seed: 1, schedule: 'cosine', validationData: data.test,
+ *   epochs: 5, seed: 1, schedule: 'cosine', erasing: { p: 0.15 }, validationData: data.test,
  *   onEpochEnd: (e) => console.log(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(3)} val ${e.valAcc}`),
  * });
  * ```
@@ -374,13 +476,16 @@ export async function trainCnn(
   data: Split,
   options?: TrainCnnOptions,
 ): Promise<TrainHistory> {
+  if (options !== null && typeof options === 'object') {
+    for (const key of Object.keys(RENAMED)) {
+      if (key in options) throw badOption(`${WHERE}: ${RENAMED[key]}`);
+    }
+  }
   const o = mergeOptions(WHERE, TRAIN_CNN_DEFAULTS, options);
   const epochs = checkNumber(WHERE, 'epochs', o.epochs, { integer: true, min: 1 });
   const batchSize = checkNumber(WHERE, 'batchSize', o.batchSize, { integer: true, min: 1 });
-  const seed =
-    o.seed === undefined ? undefined : checkNumber(WHERE, 'seed', o.seed, { integer: true, min: 0 });
+  const seed = o.seed === undefined ? undefined : checkSeed(WHERE, o.seed);
   const shuffle = checkBoolean(WHERE, 'shuffle', o.shuffle);
-  const eraseFraction = checkNumber(WHERE, 'eraseFraction', o.eraseFraction, { min: 0, max: 1 });
   const validationSplit = checkNumber(WHERE, 'validationSplit', o.validationSplit, {
     min: 0,
     max: 1,
@@ -415,13 +520,18 @@ export async function trainCnn(
     o.onEpochEnd,
   );
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new TypeError(`${WHERE}: option 'signal' must be an AbortSignal, received ${show(o.signal)}`);
+    throw badOption(`${WHERE}: option 'signal' must be an AbortSignal, received ${show(o.signal)}`);
   }
-  const optimizer = optimizerOf(model);
-  const baseRate =
+  const learningRate =
     o.learningRate === undefined
-      ? optimizer.learningRate
+      ? undefined
       : checkNumber(WHERE, 'learningRate', o.learningRate, { min: 0, minExclusive: true });
+  if (!model.optimizer) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${WHERE}: the model is not compiled; call model.compile() first`,
+    );
+  }
 
   const inputShape = model.inputs[0].shape.slice(1) as [number, number, number];
   const classes = model.outputs[0].shape[1] as number;
@@ -432,7 +542,7 @@ export async function trainCnn(
   } else if (validationSplit > 0) {
     const nVal = Math.round(train.count * validationSplit);
     if (nVal < 1 || nVal >= train.count) {
-      throw new RangeError(
+      throw badOption(
         `${WHERE}: validationSplit ${validationSplit} of ${train.count} images leaves no validation or no training images`,
       );
     }
@@ -443,45 +553,64 @@ export async function trainCnn(
   for (let i = 0; i < train.count; i++) {
     if (train.labels[i] >= classes) {
       throw new FashionMnistError(
-        'BAD_INPUT',
+        'BAD_LABEL',
         `${WHERE}: label ${train.labels[i]} at ${i} is not a class 0..${classes - 1}`,
       );
     }
   }
   if (patience !== undefined && !validation) {
-    throw new RangeError(
-      `${WHERE}: early stopping ('patience') needs validationData or a validationSplit > 0`,
+    throw badOption(`${WHERE}: early stopping ('patience') needs validationData or a validationSplit > 0`);
+  }
+  // Resolved before training starts so that bad erasing options fail fast.
+  const erasing = resolveErasing(o.erasing, seed, inputShape);
+  const layers = allLayers(model);
+  const erasingLayer = layers.find((l) => l.getClassName() === 'RandomErasing');
+  if (erasing.kind !== 'off' && erasingLayer) {
+    throw badOption(
+      `${WHERE}: the model contains a RandomErasing layer ('${erasingLayer.name}'), which erases in training, and ` +
+        "option 'erasing' is on too, so images would be erased twice; remove the layer or pass erasing: false",
     );
   }
-  // Resolved before training starts so that bad erase options fail fast.
-  const eraser = eraseFraction > 0 ? resolveEraser(o.erase, inputShape) : undefined;
+
+  // The whole rate plan is known up front, so that an optimizer whose rate cannot change is refused before
+  // any work is done.
+  const current =
+    model.optimizer instanceof ScheduledAdam ? model.optimizer.learningRate : configuredRate(model.optimizer);
+  const baseRate = learningRate ?? current;
+  if (baseRate === undefined) {
+    throw badOption(
+      `${WHERE}: optimizer ${model.optimizer.getClassName()} reports no learning rate; pass option 'learningRate'`,
+    );
+  }
+  const rates: number[] = [];
+  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+    rates.push(learningRateAt(schedule, epoch, epochs, baseRate, { minLearningRate, stepEvery, stepFactor }));
+  }
 
   const px = inputShape[0] * inputShape[1] * inputShape[2];
   const batches = Math.ceil(train.count / batchSize);
-  const dropouts = dropoutLayers(model);
+  const dropouts = layers.filter((l): l is SeededDropout => l instanceof SeededDropout);
   const history: TrainHistory = { epochs: [], stopReason: 'completed', seconds: 0 };
   const runStart = performance.now();
   let best = Number.POSITIVE_INFINITY;
   let bestEpoch = -1;
   let bestWeights: tf.Tensor[] | undefined;
   let sinceBest = 0;
-  const seedBackup = dropouts.map((d) => d.seed);
-  const rateBackup = optimizer.learningRate;
+  const rate = await RateControl.take(model, rates);
 
   try {
     for (let epoch = initialEpoch; epoch < epochs; epoch++) {
       const epochStart = performance.now();
-      const lr = learningRateAt(schedule, epoch, epochs, baseRate, {
-        minLearningRate,
-        stepEvery,
-        stepFactor,
-      });
-      optimizer.learningRate = lr;
+      const lr = rates[epoch - initialEpoch]!;
+      rate.set(lr);
       const order = shuffle
-        ? permutation(train.count, seed === undefined ? undefined : `${seed}/${epoch}/shuffle`)
+        ? permutationFrom(train.count, createRandomSource(seed, epoch, 'shuffle'))
         : Int32Array.from({ length: train.count }, (_, i) => i);
-      const eraseRng = rngFor(seed, epoch, 'erase');
-      const dropoutRng = rngFor(seed, epoch, 'dropout');
+      const eraser = eraserFor(erasing, epoch);
+      // One stream per epoch, shared by the dropout layers in the order they run, so that resuming at an epoch
+      // replays its masks.
+      const dropoutRandom = seed === undefined ? undefined : createRandomSource(seed, epoch, 'dropout');
+      for (const d of dropouts) d.setRandomSource(dropoutRandom);
       let lossSum = 0;
       let accSum = 0;
       let seen = 0;
@@ -496,16 +625,21 @@ export async function trainCnn(
         const onehot = new Float32Array(n * classes);
         for (let j = 0; j < n; j++) {
           const i = order[start + j];
-          const src = train.images.subarray(i * px, (i + 1) * px);
-          const dst = pixels.subarray(j * px, (j + 1) * px);
-          for (let k = 0; k < px; k++) dst[k] = src[k] / 255;
+          pixels.set(train.images.subarray(i * px, (i + 1) * px), j * px);
           onehot[j * classes + train.labels[i]] = 1;
-          // The draw happens for every image so that which images get erased does not depend on the others.
-          if (eraser && eraseRng() < eraseFraction) {
-            dst.set(applyErase(dst, inputShape, sampleEraseParams(eraseRng, ...inputShape, eraser)));
+          // In the split's own units (0..255), with the erasing core's apply step and float32 rule.
+          if (eraser) {
+            writeErase(
+              pixels,
+              j * px,
+              inputShape[1],
+              inputShape[2],
+              eraser.sampleParams(...inputShape),
+              'float32',
+            );
           }
         }
-        for (const d of dropouts) d.seed = Math.floor(dropoutRng() * 2 ** 31);
+        for (let k = 0; k < pixels.length; k++) pixels[k] = pixels[k] / 255;
         const xs = tf.tensor4d(pixels, [n, inputShape[0], inputShape[1], inputShape[2]]);
         const ys = tf.tensor2d(onehot, [n, classes]);
         let result: number | number[];
@@ -521,7 +655,7 @@ export async function trainCnn(
         seen += n;
         if (onBatchEnd) {
           const elapsed = (performance.now() - epochStart) / 1000;
-          const rate = seen / elapsed;
+          const speed = seen / elapsed;
           const remaining = train.count - seen + (epochs - epoch - 1) * train.count;
           await onBatchEnd({
             epoch,
@@ -530,15 +664,11 @@ export async function trainCnn(
             batches,
             loss,
             acc,
-            imagesPerSec: rate,
-            etaSeconds: remaining / rate,
+            imagesPerSec: speed,
+            etaSeconds: remaining / speed,
           });
         }
       }
-      // Callbacks may save the model: do not let the last batch's dropout seed end up in a model.json.
-      dropouts.forEach((d, i) => {
-        d.seed = seedBackup[i];
-      });
       if (history.stopReason === 'aborted' && seen === 0) break;
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const log: EpochLog = {
@@ -584,11 +714,9 @@ export async function trainCnn(
     }
   } finally {
     if (bestWeights) tf.dispose(bestWeights);
-    // Leave the model as it came: no fixed dropout seed in its saved config, and the rate the caller compiled.
-    dropouts.forEach((d, i) => {
-      d.seed = seedBackup[i];
-    });
-    optimizer.learningRate = rateBackup;
+    // Leave the model as it came: dropout back to its own randomness, the optimizer and rate the caller had.
+    for (const d of dropouts) d.setRandomSource(undefined);
+    await rate.release();
   }
   history.seconds = (performance.now() - runStart) / 1000;
   return history;

@@ -57,20 +57,64 @@ for (const backend of BACKENDS) {
       tf.dispose([x, y]);
     });
 
-    it('keeps int32 tensors int32 with rounded fill values', async () => {
-      const data = Int32Array.from(randomBatch(6, 10, 10, 1, 4, 255), Math.floor);
-      const x = tf.tensor4d(data, [6, 10, 10, 1], 'int32');
-      const y = new RandomEraser({ p: 1, seed: 2, pixel_level: true }).eraseBatch(x);
-      expect(y.dtype).toBe('int32');
-      const twin = new RandomEraser({ p: 1, seed: 2, pixel_level: true });
-      const got = await y.data();
-      for (let i = 0; i < 6; i++) {
-        const expected = twin
-          .eraseImage(Array.from(data.subarray(i * 100, (i + 1) * 100)), [10, 10])
-          .map(Math.round);
-        expect(Array.from(got.subarray(i * 100, (i + 1) * 100))).toEqual(expected);
-      }
+    it.each<[string, RandomErasingOptions]>([
+      ['one value', { v_l: -3.7, v_h: 300.2 }],
+      ['pixel_level', { v_l: -3.7, v_h: 300.2, pixel_level: true }],
+      ['pixel_level, values beyond int32', { v_l: -1e12, v_h: 1e12, pixel_level: true }],
+    ])(
+      'int32 batches equal eraseImage on Int32Array images: rounded and clamped (%s)',
+      async (_, options) => {
+        const [n, h, w, c] = [12, 10, 9, 2];
+        const data = Int32Array.from(randomBatch(n, h, w, c, 4, 255), Math.floor);
+        const x = tf.tensor4d(data, [n, h, w, c], 'int32');
+        const batchEraser = new RandomEraser({ ...options, p: 0.8, seed: 'int' });
+        const imageEraser = new RandomEraser({ ...options, p: 0.8, seed: 'int' });
+        const y = batchEraser.eraseBatch(x);
+        expect(y.dtype).toBe('int32');
+        const got = await y.data();
+        const size = h * w * c;
+        const expected = new Int32Array(n * size);
+        for (let i = 0; i < n; i++) {
+          expected.set(imageEraser.eraseImage(data.subarray(i * size, (i + 1) * size), [h, w, c]), i * size);
+        }
+        expect(mismatches(got, expected)).toBe(0);
+        expect(batchEraser.stats).toEqual(imageEraser.stats);
+        expect(batchEraser.stats.erased).toBeGreaterThan(0);
+        for (const v of got) expect(Number.isInteger(v) && v >= -(2 ** 31) && v <= 2 ** 31 - 1).toBe(true);
+        tf.dispose([x, y]);
+      },
+    );
+
+    it('clamps int32 fills instead of wrapping them around (values far beyond int32)', async () => {
+      const x = tf.zeros([4, 8, 8, 1], 'int32') as tf.Tensor4D;
+      const y = new RandomEraser({ p: 1, v_l: 3e9, v_h: 4e9, seed: 'big' }).eraseBatch(x);
+      const got = Array.from(await y.data());
+      // Before: Int32Array storage wrapped 3e9..4e9 around to negative numbers.
+      expect(got.some((v) => v === 2 ** 31 - 1)).toBe(true);
+      expect(got.every((v) => v === 0 || v === 2 ** 31 - 1)).toBe(true);
       tf.dispose([x, y]);
+    });
+
+    it('byte images as int32 batches equal eraseImage on Uint8Array images (the uint8 rule)', async () => {
+      // With fills inside 0..255 the int32 and uint8 rules agree (both round half up), so a batch of bytes
+      // erased as a tensor is the same as each byte image erased as a Uint8Array.
+      const [n, h, w] = [16, 12, 12];
+      const bytes = Uint8Array.from(randomBatch(n, h, w, 1, 7, 255), Math.floor);
+      for (const pixel_level of [false, true]) {
+        const options = { p: 0.7, pixel_level, seed: `u8-${pixel_level}` };
+        const batchEraser = new RandomEraser(options);
+        const imageEraser = new RandomEraser(options);
+        const x = tf.tensor4d(Int32Array.from(bytes), [n, h, w, 1], 'int32');
+        const y = batchEraser.eraseBatch(x);
+        const got = await y.data();
+        const expected = new Uint8Array(n * h * w);
+        for (let i = 0; i < n; i++) {
+          expected.set(imageEraser.eraseImage(bytes.subarray(i * h * w, (i + 1) * h * w), [h, w]), i * h * w);
+        }
+        expect(mismatches(got, expected)).toBe(0);
+        expect(batchEraser.stats.erased).toBeGreaterThan(0);
+        tf.dispose([x, y]);
+      }
     });
 
     it('returns a new tensor even when nothing is erased', () => {
@@ -107,9 +151,14 @@ for (const backend of BACKENDS) {
       expect(() => eraser.eraseBatch(rank3 as unknown as tf.Tensor4D)).toThrow(FashionMnistError);
       expect(() => eraser.eraseBatch(rank3 as unknown as tf.Tensor4D)).toThrow(/rank 4/);
       expect(() => eraser.eraseBatch(bool as tf.Tensor4D)).toThrow(/float32 or int32, received bool/);
-      expect(() => eraser.eraseBatch(new Float32Array(4) as unknown as tf.Tensor4D)).toThrow(TypeError);
+      expect(() => eraser.eraseBatch(rank3 as unknown as tf.Tensor4D)).toThrow(
+        expect.objectContaining({ code: 'BAD_SHAPE' }),
+      );
+      expect(() => eraser.eraseBatch(new Float32Array(4) as unknown as tf.Tensor4D)).toThrow(
+        expect.objectContaining({ code: 'BAD_INPUT' }),
+      );
       const impossible = new RandomEraser({ s_l: 1, s_h: 1, r_1: 3, r_2: 3 });
-      expect(() => impossible.eraseBatch(x)).toThrow(RangeError);
+      expect(() => impossible.eraseBatch(x)).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
       tf.dispose([rank3, bool, x]);
       expect(tf.memory().numTensors).toBe(before);
     });

@@ -43,13 +43,27 @@ async function saveToMemory(m: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
 }
 
 describe('randomErasing layer (backend independent)', () => {
-  it('validates its options like RandomEraser, and rejects unknown keys', () => {
-    expect(() => randomErasing({ p: 2 })).toThrow(RangeError);
+  // Runs first in this file (a fresh process per file): importing the module registered nothing.
+  it('registers its class when the first layer is made, not when its module is imported', async () => {
+    const map = () => tf.serialization.SerializationMap.getMap().classNameMap;
+    expect(map()['RandomErasing']).toBeUndefined();
+    const source = await import('node:fs/promises').then((fs) =>
+      fs.readFile(new URL('../../src/augment/random-erasing-layer.ts', import.meta.url), 'utf8'),
+    );
+    expect(source).not.toMatch(/^registerRandomErasing\(\);/m);
+    randomErasing({ seed: 1 });
+    expect(map()['RandomErasing']?.[0]).toBe(RandomErasing);
+  });
+
+  it('validates its options like RandomEraser, and rejects unknown keys, with BAD_OPTION', () => {
+    const badOption = expect.objectContaining({ code: 'BAD_OPTION' });
+    expect(() => randomErasing({ p: 2 })).toThrow(badOption);
     expect(() => randomErasing({ s_l: 0.5, s_h: 0.2 })).toThrow(/'s_l' must be <= s_h/);
     expect(() => randomErasing({ rate: 0.5 } as unknown as RandomErasingLayerArgs)).toThrow(
       /unknown option 'rate'/,
     );
-    expect(() => randomErasing(null as unknown as RandomErasingLayerArgs)).toThrow(TypeError);
+    expect(() => randomErasing({ rate: 0.5 } as unknown as RandomErasingLayerArgs)).toThrow(badOption);
+    expect(() => randomErasing(null as unknown as RandomErasingLayerArgs)).toThrow(badOption);
   });
 
   it('getConfig round-trips through fromConfig, including string seeds', () => {

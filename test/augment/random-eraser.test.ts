@@ -1,6 +1,6 @@
 // RandomEraser on plain arrays: options validation, determinism, image layouts and pixel types.
 import { describe, expect, it } from 'vitest';
-import { resolveRandomErasingOptions } from '../../src/augment/erasing.js';
+import { resolveRandomErasingOptions, sampleEraseParams } from '../../src/augment/erasing.js';
 import {
   applyErase,
   type EraseParams,
@@ -8,6 +8,7 @@ import {
   type RandomErasingOptions,
 } from '../../src/augment/index.js';
 import { FashionMnistError } from '../../src/errors.js';
+import { createRandomSource } from '../../src/internal/random.js';
 import { mulberry32 } from './stats.js';
 
 type Erased = Extract<EraseParams, { erase: true }>;
@@ -17,33 +18,37 @@ function randomImage(length: number, seed = 1, scale = 255): Float32Array {
   return Float32Array.from({ length }, () => Math.floor(rand() * scale));
 }
 
+const badOption = expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_OPTION' });
+const badShape = expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_SHAPE' });
+const badInput = expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_INPUT' });
+
 describe('RandomEraser options', () => {
-  const bad: [string, unknown, typeof TypeError | typeof RangeError, RegExp][] = [
-    ['p', -0.1, RangeError, /'p' must be a number >= 0 and <= 1, received -0.1/],
-    ['p', 1.5, RangeError, /'p'.*received 1.5/],
-    ['p', Number.NaN, RangeError, /'p'.*received NaN/],
-    ['p', '0.5', TypeError, /'p'.*received "0.5"/],
-    ['s_l', -0.01, RangeError, /'s_l'/],
-    ['s_l', Number.NaN, RangeError, /'s_l'.*NaN/],
-    ['s_h', 1.01, RangeError, /'s_h' must be a number >= 0 and <= 1, received 1.01/],
-    ['s_h', null, TypeError, /'s_h'.*received null/],
-    ['r_1', 0, RangeError, /'r_1' must be a number > 0, received 0/],
-    ['r_1', -1, RangeError, /'r_1' must be a number > 0/],
-    ['r_2', 0, RangeError, /'r_2' must be a number > 0/],
-    ['r_2', Number.POSITIVE_INFINITY, RangeError, /'r_2' must be a finite number, received Infinity/],
-    ['r_1', Number.NaN, RangeError, /'r_1'.*NaN/],
-    ['v_l', Number.NEGATIVE_INFINITY, RangeError, /'v_l' must be a finite number/],
-    ['v_h', Number.NaN, RangeError, /'v_h'.*NaN/],
-    ['v_h', '255', TypeError, /'v_h'/],
-    ['pixel_level', 1, TypeError, /'pixel_level' must be a boolean, received 1/],
-    ['maxAttempts', 0, RangeError, /'maxAttempts' must be an integer >= 1, received 0/],
-    ['maxAttempts', 2.5, RangeError, /'maxAttempts'/],
-    ['maxAttempts', Number.POSITIVE_INFINITY, RangeError, /'maxAttempts'/],
-    ['seed', {}, TypeError, /'seed' must be a number or a string, received Object/],
-    ['seed', Number.NaN, RangeError, /'seed'.*NaN/],
+  const bad: [string, unknown, RegExp][] = [
+    ['p', -0.1, /'p' must be a number >= 0 and <= 1, received -0.1/],
+    ['p', 1.5, /'p'.*received 1.5/],
+    ['p', Number.NaN, /'p'.*received NaN/],
+    ['p', '0.5', /'p'.*received "0.5"/],
+    ['s_l', -0.01, /'s_l'/],
+    ['s_l', Number.NaN, /'s_l'.*NaN/],
+    ['s_h', 1.01, /'s_h' must be a number >= 0 and <= 1, received 1.01/],
+    ['s_h', null, /'s_h'.*received null/],
+    ['r_1', 0, /'r_1' must be a number > 0, received 0/],
+    ['r_1', -1, /'r_1' must be a number > 0/],
+    ['r_2', 0, /'r_2' must be a number > 0/],
+    ['r_2', Number.POSITIVE_INFINITY, /'r_2' must be a finite number, received Infinity/],
+    ['r_1', Number.NaN, /'r_1'.*NaN/],
+    ['v_l', Number.NEGATIVE_INFINITY, /'v_l' must be a finite number/],
+    ['v_h', Number.NaN, /'v_h'.*NaN/],
+    ['v_h', '255', /'v_h'/],
+    ['pixel_level', 1, /'pixel_level' must be a boolean, received 1/],
+    ['maxAttempts', 0, /'maxAttempts' must be an integer >= 1, received 0/],
+    ['maxAttempts', 2.5, /'maxAttempts'/],
+    ['maxAttempts', Number.POSITIVE_INFINITY, /'maxAttempts'/],
+    ['seed', {}, /'seed' must be a finite number or a string, received Object/],
+    ['seed', Number.NaN, /'seed'.*NaN/],
   ];
-  it.each(bad)('rejects %s = %s', (name, value, type, message) => {
-    expect(() => new RandomEraser({ [name]: value } as RandomErasingOptions)).toThrow(type);
+  it.each(bad)('rejects %s = %s with BAD_OPTION', (name, value, message) => {
+    expect(() => new RandomEraser({ [name]: value } as RandomErasingOptions)).toThrow(badOption);
     expect(() => new RandomEraser({ [name]: value } as RandomErasingOptions)).toThrow(message);
   });
 
@@ -52,20 +57,20 @@ describe('RandomEraser options', () => {
     [{ r_1: 3, r_2: 2 }, /'r_1' must be <= r_2, received r_1=3 and r_2=2/],
     [{ v_l: 10, v_h: 1 }, /'v_l' must be <= v_h, received v_l=10 and v_h=1/],
   ])('rejects inconsistent pairs %o', (options, message) => {
-    expect(() => new RandomEraser(options)).toThrow(RangeError);
+    expect(() => new RandomEraser(options)).toThrow(badOption);
     expect(() => new RandomEraser(options)).toThrow(message);
   });
 
   it('rejects unknown option names (typos) and non-object options', () => {
-    expect(() => new RandomEraser({ s_L: 0.1 } as unknown as RandomErasingOptions)).toThrow(TypeError);
+    expect(() => new RandomEraser({ s_L: 0.1 } as unknown as RandomErasingOptions)).toThrow(badOption);
     expect(() => new RandomEraser({ s_L: 0.1 } as unknown as RandomErasingOptions)).toThrow(
       /unknown option 's_L'/,
     );
     expect(() => new RandomEraser({ probability: 0.1 } as unknown as RandomErasingOptions)).toThrow(
       /allowed options are p, s_l/,
     );
-    expect(() => new RandomEraser(0.5 as unknown as RandomErasingOptions)).toThrow(TypeError);
-    expect(() => new RandomEraser([] as unknown as RandomErasingOptions)).toThrow(TypeError);
+    expect(() => new RandomEraser(0.5 as unknown as RandomErasingOptions)).toThrow(badOption);
+    expect(() => new RandomEraser([] as unknown as RandomErasingOptions)).toThrow(badOption);
   });
 
   it('accepts the edges of every range and freezes the resolved options', () => {
@@ -96,8 +101,6 @@ describe('RandomEraser options', () => {
   });
 
   it('hand-written configs passed to the pure sampler are validated too', async () => {
-    const { sampleEraseParams } = await import('../../src/augment/erasing.js');
-    const { createRandomSource } = await import('../../src/internal/random.js');
     const config = { ...resolveRandomErasingOptions(), s_l: 0.9, s_h: 0.1 };
     expect(() => sampleEraseParams(createRandomSource(1), 28, 28, 1, config)).toThrow(/'s_l' must be <= s_h/);
   });
@@ -208,6 +211,68 @@ describe('RandomEraser.eraseImage', () => {
     ]);
   });
 
+  it('one rule per element type: int32 rounds and clamps to the int32 range, float32 to its finite range', () => {
+    const params: Erased = {
+      erase: true,
+      top: 0,
+      left: 0,
+      h: 1,
+      w: 4,
+      values: Float64Array.of(-1e12, 2.5, -2.5, 1e300),
+      attempts: 1,
+    };
+    expect(Array.from(applyErase(new Int32Array(4), [1, 4], params))).toEqual([
+      -(2 ** 31),
+      3,
+      -2,
+      2 ** 31 - 1,
+    ]);
+    const f32 = applyErase(new Float32Array(4), [1, 4], params);
+    expect(f32).toBeInstanceOf(Float32Array);
+    expect(Array.from(f32)).toEqual([-1e12, 2.5, -2.5, 3.4028234663852886e38].map(Math.fround));
+    expect(f32.every(Number.isFinite)).toBe(true);
+    expect(Array.from(applyErase(new Float64Array(4), [1, 4], params))).toEqual([-1e12, 2.5, -2.5, 1e300]);
+    // Int32Array images go through eraseImage too, with the same result as the apply step.
+    const e = new RandomEraser({ p: 1, v_l: -1e12, v_h: 1e12, pixel_level: true, seed: 'i32' });
+    const twin = new RandomEraser({ p: 1, v_l: -1e12, v_h: 1e12, pixel_level: true, seed: 'i32' });
+    const out = e.eraseImage(new Int32Array(100), [10, 10]);
+    expect(out).toBeInstanceOf(Int32Array);
+    expect(out).toEqual(applyErase(new Int32Array(100), [10, 10], twin.sampleParams(10, 10)));
+    expect(out.some((v) => v === 2 ** 31 - 1) && out.some((v) => v === -(2 ** 31))).toBe(true);
+  });
+
+  it('fill values stay finite and inside [v_l, v_h] when v_h − v_l overflows a double', () => {
+    // v_h − v_l = 2e308 is Infinity: the reference formula v_l + (v_h − v_l)·u filled Infinity (and NaN at u = 0).
+    const e = new RandomEraser({ p: 1, v_l: -1e308, v_h: 1e308, pixel_level: true, seed: 'wide' });
+    const out = e.eraseImage(new Float64Array(28 * 28), [28, 28]);
+    const erased = Array.from(out).filter((v) => v !== 0);
+    expect(erased.length).toBeGreaterThan(10);
+    expect(erased.every((v) => Number.isFinite(v) && v >= -1e308 && v <= 1e308)).toBe(true);
+    expect(erased.some((v) => v < -1e306) && erased.some((v) => v > 1e306)).toBe(true);
+    const single = new RandomEraser({ p: 1, v_l: -Number.MAX_VALUE, v_h: Number.MAX_VALUE, seed: 1 });
+    const params = single.sampleParams(28, 28) as Erased;
+    expect(Number.isFinite(params.values[0]!)).toBe(true);
+    // Ordinary ranges keep the reference arithmetic bit for bit.
+    const u = createRandomSource('ref');
+    const ordinary = sampleEraseParams(
+      createRandomSource('ref'),
+      28,
+      28,
+      1,
+      resolveRandomErasingOptions({ p: 1 }),
+    );
+    u(); // p
+    let value = 0;
+    for (let a = 0; a < (ordinary as Erased).attempts; a++) {
+      u();
+      u();
+      u();
+      u();
+    }
+    value = 0 + 255 * u();
+    expect((ordinary as Erased).values[0]).toBe(value);
+  });
+
   it('rounded Uint8 fill values are uniform over 0..255 with half weight at the ends (chi-square)', async () => {
     const { chiSquareGoodnessOfFit } = await import('./stats.js');
     const e = new RandomEraser({ p: 1, pixel_level: true, seed: 'u8' });
@@ -240,23 +305,24 @@ describe('RandomEraser.eraseImage', () => {
     expect(() => e.eraseImage(new Uint8Array(10), [28, 28, 3])).toThrow(
       expect.objectContaining({ code: 'BAD_SHAPE' }),
     );
-    expect(() => e.eraseImage(new Int16Array(784) as unknown as Uint8Array, [28, 28])).toThrow(TypeError);
-    expect(() => e.eraseImage('pixels' as unknown as number[], [28, 28])).toThrow(TypeError);
-    expect(() => e.eraseImage(new Uint8Array(784), [784] as unknown as [number, number])).toThrow(RangeError);
+    expect(() => e.eraseImage(new Int16Array(784) as unknown as Uint8Array, [28, 28])).toThrow(badInput);
+    expect(() => e.eraseImage('pixels' as unknown as number[], [28, 28])).toThrow(badInput);
+    expect(() => e.eraseImage(new Uint8Array(784), [784] as unknown as [number, number])).toThrow(badShape);
     expect(() => e.eraseImage(new Uint8Array(784), [28, 28.5] as unknown as [number, number])).toThrow(
-      RangeError,
+      badShape,
     );
     expect(() => e.eraseImage(new Uint8Array(0), [0, 28])).toThrow(/height must be an integer >= 1/);
+    expect(() => e.eraseImage(new Uint8Array(0), [0, 28])).toThrow(badShape);
     expect(e.stats.images).toBe(0);
   });
 
   it('applyErase rejects parameters that do not fit the image', () => {
     const base = { erase: true, values: Float64Array.of(1), attempts: 1 } as const;
     expect(() => applyErase(new Uint8Array(16), [4, 4], { ...base, top: 2, left: 0, h: 3, w: 1 })).toThrow(
-      RangeError,
+      badInput,
     );
     expect(() => applyErase(new Uint8Array(16), [4, 4], { ...base, top: -1, left: 0, h: 1, w: 1 })).toThrow(
-      RangeError,
+      badInput,
     );
     expect(() =>
       applyErase(new Uint8Array(16), [4, 4], {

@@ -260,7 +260,7 @@ describe('retry bound', () => {
 
   it('rejects, before drawing, options whose rectangles can never fit the image', () => {
     const eraser = new RandomEraser({ s_l: 1, s_h: 1, r_1: 3, r_2: 3, seed: 1 });
-    expect(() => eraser.sampleParams(28, 28)).toThrow(RangeError);
+    expect(() => eraser.sampleParams(28, 28)).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
     expect(() => eraser.eraseImage(new Uint8Array(784), [28, 28])).toThrow(/fits a 28×28 image/);
     expect(eraser.stats.images).toBe(0);
     // The same options are fine for an image tall enough: h = floor(sqrt(s·r)) = 28·sqrt(3)·…

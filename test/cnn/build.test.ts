@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_CNN_DEFAULTS, buildCnn, countTrainableParams } from '../../src/cnn/build.js';
+import { SeededDropout } from '../../src/cnn/dropout.js';
+import { loadModel } from '../../src/cnn/io-node.js';
+import { ScheduledAdam } from '../../src/cnn/optimizer.js';
+import { createRandomSource } from '../../src/internal/random.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
 const layerSummary = (m: ReturnType<typeof buildCnn>) =>
@@ -43,9 +48,11 @@ describe('buildCnn', () => {
 
   it('compiles with Adam(0.001), categorical cross-entropy and accuracy', () => {
     const m = buildCnn();
-    const opt = m.optimizer as unknown as { getClassName(): string; learningRate: number };
+    const opt = m.optimizer as ScheduledAdam;
+    expect(opt).toBeInstanceOf(ScheduledAdam);
     expect(opt.getClassName()).toBe('Adam');
     expect(opt.learningRate).toBe(0.001);
+    expect(opt.getConfig()).toEqual({ learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
     expect(m.loss).toBe('categoricalCrossentropy');
     expect(m.metricsNames).toEqual(['loss', 'acc']);
     m.dispose();
@@ -61,6 +68,13 @@ describe('buildCnn', () => {
     const wc = c.getWeights().map((w) => w.dataSync());
     expect(wb).toEqual(wa);
     expect(wc[0]).not.toEqual(wa[0]);
+    // A number seed and its decimal string are the same seed; any string is a seed.
+    const d = buildCnn({ seed: '7' });
+    expect(d.getWeights().map((w) => w.dataSync())).toEqual(wa);
+    const e = buildCnn({ seed: 'run-A' });
+    expect(e.getWeights()[0]!.dataSync()).not.toEqual(wa[0]);
+    d.dispose();
+    e.dispose();
     // The two conv kernels differ even though they come from one seed (one derived seed per layer).
     expect(Array.from(wa[2].slice(0, 8))).not.toEqual(Array.from(wa[0].slice(0, 8)));
     // Glorot-uniform: |w| <= sqrt(6 / (fanIn + fanOut)); for the last layer that is sqrt(6 / 266).
@@ -120,7 +134,7 @@ describe('buildCnn', () => {
     expect(m.inputs[0].shape).toEqual([null, 32, 32, 3]);
     // (3·3·3·8+8) + (3·3·8·16+16) + (3·3·16·4+4) + (4·4·4·20+20) + (20·5+5)
     expect(countTrainableParams(m)).toBe(224 + 1168 + 580 + 1300 + 105);
-    expect((m.optimizer as unknown as { learningRate: number }).learningRate).toBe(0.01);
+    expect((m.optimizer as ScheduledAdam).learningRate).toBe(0.01);
     m.dispose();
   });
 
@@ -145,11 +159,24 @@ describe('buildCnn', () => {
     m.dispose();
   });
 
-  it('does not leak tensors beyond the model it returns', () => {
+  it('does not leak tensors beyond the model it returns, its optimizer state included', async () => {
     const before = tf.memory().numTensors;
     const m = buildCnn({ seed: 1 });
     m.dispose();
     expect(tf.memory().numTensors).toBe(before);
+    const x = tf.zeros([2, 28, 28, 1]);
+    const y = tf.oneHot(tf.tensor1d([1, 2], 'int32'), 10);
+    const trainAndDispose = async () => {
+      const trained = buildCnn({ seed: 1, filters: [2], denseUnits: 4 });
+      await trained.trainOnBatch(x, y); // creates Adam's moments
+      expect(tf.memory().numTensors).toBeGreaterThan(before + 2 + 2 * trained.getWeights().length);
+      trained.dispose();
+    };
+    await trainAndDispose(); // tfjs-layers keeps a constant or two from its first training step
+    const warm = tf.memory().numTensors;
+    await trainAndDispose();
+    expect(tf.memory().numTensors).toBe(warm);
+    tf.dispose([x, y]);
   });
 
   it('has frozen defaults', () => {
@@ -158,38 +185,220 @@ describe('buildCnn', () => {
   });
 
   describe('validation', () => {
-    const cases: [string, unknown, typeof TypeError | typeof RangeError, RegExp][] = [
-      ['options not an object', 5, TypeError, /options must be an object/],
-      ['unknown option', { filter: [1] }, TypeError, /unknown option 'filter'/],
-      ['filters not an array', { filters: 64 }, TypeError, /'filters' must be an array/],
-      ['filters empty', { filters: [] }, RangeError, /'filters' must be an array of one or more/],
-      ['filters entry', { filters: [64, 0] }, RangeError, /'filters\[1\]'.*received 0/],
-      ['filters entry type', { filters: ['64'] }, TypeError, /'filters\[0\]'/],
-      ['kernelSize type', { kernelSize: '2' }, TypeError, /'kernelSize'.*received "2"/],
-      ['kernelSize fraction', { kernelSize: 2.5 }, RangeError, /'kernelSize' must be an integer/],
-      ['poolSize', { poolSize: 0 }, RangeError, /'poolSize'/],
-      ['convDropout', { convDropout: 1 }, RangeError, /'convDropout'.*< 1.*received 1/],
-      ['denseDropout', { denseDropout: -0.1 }, RangeError, /'denseDropout'/],
-      ['denseDropout type', { denseDropout: null }, TypeError, /'denseDropout'/],
-      ['denseUnits', { denseUnits: 0 }, RangeError, /'denseUnits'/],
-      ['classes', { classes: 1 }, RangeError, /'classes'.*>= 2/],
-      ['inputShape length', { inputShape: [28, 28] }, RangeError, /'inputShape' must be an array of 3/],
-      ['inputShape type', { inputShape: 'x' }, TypeError, /'inputShape'/],
-      ['learningRate', { learningRate: 0 }, RangeError, /'learningRate'.*> 0/],
-      ['learningRate NaN', { learningRate: Number.NaN }, RangeError, /'learningRate'/],
-      ['compile', { compile: 1 }, TypeError, /'compile' must be a boolean/],
-      ['batchNorm', { batchNorm: 'yes' }, TypeError, /'batchNorm' must be a boolean/],
-      ['seed', { seed: -1 }, RangeError, /'seed'/],
-      ['seed type', { seed: '1' }, TypeError, /'seed'/],
-      ['pools the image away', { filters: [8, 8, 8, 8, 8] }, RangeError, /shrink a 28x28 input to nothing/],
+    const cases: [string, unknown, RegExp][] = [
+      ['options not an object', 5, /options must be an object/],
+      ['unknown option', { filter: [1] }, /unknown option 'filter'/],
+      ['filters not an array', { filters: 64 }, /'filters' must be an array/],
+      ['filters empty', { filters: [] }, /'filters' must be an array of one or more/],
+      ['filters entry', { filters: [64, 0] }, /'filters\[1\]'.*received 0/],
+      ['filters entry type', { filters: ['64'] }, /'filters\[0\]'/],
+      ['kernelSize type', { kernelSize: '2' }, /'kernelSize'.*received "2"/],
+      ['kernelSize fraction', { kernelSize: 2.5 }, /'kernelSize' must be an integer/],
+      ['poolSize', { poolSize: 0 }, /'poolSize'/],
+      ['convDropout', { convDropout: 1 }, /'convDropout'.*< 1.*received 1/],
+      ['denseDropout', { denseDropout: -0.1 }, /'denseDropout'/],
+      ['denseDropout type', { denseDropout: null }, /'denseDropout'/],
+      ['denseUnits', { denseUnits: 0 }, /'denseUnits'/],
+      ['classes', { classes: 1 }, /'classes'.*>= 2/],
+      ['inputShape length', { inputShape: [28, 28] }, /'inputShape' must be an array of 3/],
+      ['inputShape type', { inputShape: 'x' }, /'inputShape'/],
+      ['learningRate', { learningRate: 0 }, /'learningRate'.*> 0/],
+      ['learningRate NaN', { learningRate: Number.NaN }, /'learningRate'/],
+      ['compile', { compile: 1 }, /'compile' must be a boolean/],
+      ['batchNorm', { batchNorm: 'yes' }, /'batchNorm' must be a boolean/],
+      ['seed NaN', { seed: Number.NaN }, /'seed'/],
+      ['seed type', { seed: {} }, /'seed' must be a finite number or a string/],
+      ['pools the image away', { filters: [8, 8, 8, 8, 8] }, /shrink a 28x28 input to nothing/],
     ];
-    for (const [name, options, type, message] of cases) {
-      it(`rejects ${name}`, () => {
-        expect(() => buildCnn(options as never)).toThrow(type);
+    for (const [name, options, message] of cases) {
+      it(`rejects ${name} with BAD_OPTION`, () => {
+        expect(() => buildCnn(options as never)).toThrow(
+          expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_OPTION' }),
+        );
         expect(() => buildCnn(options as never)).toThrow(message);
       });
     }
   });
 
   afterAll(() => useBackend('cpu'));
+});
+
+/** Gradients of a few fixed variables: enough to run optimizers side by side step for step. */
+function problem(seed: string) {
+  const random = createRandomSource(seed);
+  const values = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+  const vars = [tf.variable(tf.tensor2d(values(12), [3, 4])), tf.variable(tf.tensor1d(values(4)))];
+  const x = tf.tensor2d(values(15), [5, 3]);
+  const loss = () => tf.tidy(() => tf.sum(tf.square(tf.add(tf.matMul(x, vars[0]!), vars[1]!))) as tf.Scalar);
+  return { vars, x, loss, dispose: () => tf.dispose([...vars, x]) };
+}
+
+for (const backend of BACKENDS) {
+  describe(`ScheduledAdam on ${backend}`, () => {
+    beforeAll(() => useBackend(backend));
+    afterAll(() => useBackend('cpu'));
+
+    it('takes the same steps as tf.train.adam, also after a rate change', () => {
+      const a = problem('adam');
+      const b = problem('adam');
+      const ours = new ScheduledAdam(0.01, 0.9, 0.999, 1e-7);
+      const theirs = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+      for (let step = 0; step < 6; step++) {
+        ours.minimize(a.loss, false, a.vars);
+        theirs.minimize(b.loss, false, b.vars);
+      }
+      // tfjs-core's rate is only reachable by a new optimizer; ours changes in place.
+      ours.setLearningRate(0.002);
+      const theirs2 = tf.train.adam(0.002, 0.9, 0.999, 1e-7);
+      return (async () => {
+        await theirs2.setWeights(await theirs.getWeights());
+        for (let step = 0; step < 4; step++) {
+          ours.minimize(a.loss, false, a.vars);
+          theirs2.minimize(b.loss, false, b.vars);
+        }
+        for (let i = 0; i < a.vars.length; i++) {
+          const got = a.vars[i]!.dataSync();
+          const want = b.vars[i]!.dataSync();
+          for (let k = 0; k < got.length; k++) expect(Math.abs(got[k]! - want[k]!)).toBeLessThanOrEqual(1e-6);
+        }
+        expect(ours.iterations).toBe(10);
+        for (const o of [ours, theirs, theirs2]) o.dispose();
+        a.dispose();
+        b.dispose();
+      })();
+    });
+
+    it('exchanges state with tfjs Adam both ways (getWeights / setWeights), so checkpoints keep working', async () => {
+      const a = problem('state');
+      const b = problem('state');
+      const before = tf.memory().numTensors;
+      const close = () => {
+        for (let i = 0; i < a.vars.length; i++) {
+          const got = b.vars[i]!.dataSync();
+          const want = a.vars[i]!.dataSync();
+          for (let k = 0; k < got.length; k++) expect(Math.abs(got[k]! - want[k]!)).toBeLessThanOrEqual(1e-6);
+        }
+      };
+      const tfAdam = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+      for (let step = 0; step < 3; step++) tfAdam.minimize(a.loss, false, a.vars);
+      for (let i = 0; i < b.vars.length; i++) (b.vars[i] as tf.Variable).assign(a.vars[i] as tf.Tensor);
+      // tfjs Adam's state into ours: both go on alike.
+      const ours = new ScheduledAdam(0.01);
+      const tfState = await tfAdam.getWeights();
+      expect(tfState.map((w) => w.name)).toEqual([
+        'iter',
+        ...a.vars.map((v) => `${v.name}/m`),
+        ...a.vars.map((v) => `${v.name}/v`),
+      ]);
+      await ours.setWeights(tfState);
+      tf.dispose(tfState[0]!.tensor);
+      expect(ours.iterations).toBe(3);
+      for (let step = 0; step < 3; step++) {
+        tfAdam.minimize(a.loss, false, a.vars);
+        ours.minimize(b.loss, false, b.vars);
+      }
+      close();
+      // Ours back into a fresh tfjs Adam: the same names and values, and again the same steps.
+      const back = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+      const oursState = await ours.getWeights();
+      await back.setWeights(oursState);
+      const backState = await back.getWeights();
+      expect(backState.map((w) => w.name)).toEqual(oursState.map((w) => w.name));
+      for (let i = 0; i < oursState.length; i++) {
+        expect(Array.from(backState[i]!.tensor.dataSync())).toEqual(
+          Array.from(oursState[i]!.tensor.dataSync()),
+        );
+      }
+      expect(backState[0]!.tensor.dataSync()[0]).toBe(6);
+      tf.dispose([oursState[0]!.tensor, backState[0]!.tensor]);
+      for (let step = 0; step < 3; step++) {
+        tfAdam.minimize(a.loss, false, a.vars);
+        back.minimize(b.loss, false, b.vars);
+      }
+      close();
+      // A round trip through itself keeps ours' state and leaks nothing; dispose frees all it holds.
+      const again = await ours.getWeights();
+      await ours.setWeights(again);
+      tf.dispose(again[0]!.tensor);
+      ours.dispose();
+      tfAdam.dispose();
+      // tfjs Adam's own setWeights keeps the moments it replaced: only `back`'s leftovers may remain.
+      back.dispose();
+      expect(tf.memory().numTensors - before).toBeLessThanOrEqual(0 + 2 * a.vars.length);
+      a.dispose();
+      b.dispose();
+    });
+
+    it('serialises as a standard Adam and validates its rate', () => {
+      const adam = new ScheduledAdam(0.003);
+      expect(adam.getClassName()).toBe('Adam');
+      const copy = ScheduledAdam.fromConfig(ScheduledAdam, adam.getConfig()) as ScheduledAdam;
+      expect(copy.getConfig()).toEqual(adam.getConfig());
+      expect(tf.train.adam(0.1) instanceof ScheduledAdam).toBe(false);
+      for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '0.1']) {
+        expect(() => adam.setLearningRate(bad as number)).toThrow(
+          expect.objectContaining({ code: 'BAD_OPTION' }),
+        );
+      }
+      expect(adam.learningRate).toBe(0.003);
+      const before = tf.memory().numTensors;
+      new ScheduledAdam().dispose(); // holds no tensors until it trains
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+}
+
+describe('SeededDropout', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('is configured and saved as tfjs-layers Dropout', () => {
+    const ours = new SeededDropout({ rate: 0.3, name: 'd' });
+    const theirs = tfl.layers.dropout({ rate: 0.3, name: 'd' });
+    expect(ours.getClassName()).toBe('Dropout');
+    expect(ours.getConfig()).toEqual(theirs.getConfig());
+  });
+
+  it('draws its masks from an attached source (reproducible), else as tf.dropout does', () => {
+    const x = tf.ones([4, 50]);
+    const layer = new SeededDropout({ rate: 0.5 });
+    const masks = (seed: string) => {
+      layer.setRandomSource(createRandomSource(seed));
+      const out = [0, 1].map(() => {
+        const y = layer.apply(x, { training: true }) as tf.Tensor;
+        const v = Array.from(y.dataSync());
+        y.dispose();
+        return v;
+      });
+      layer.setRandomSource(undefined);
+      return out;
+    };
+    const a = masks('s');
+    expect(masks('s')).toEqual(a);
+    expect(a[1]).not.toEqual(a[0]); // a fresh mask per call
+    expect(masks('t')).not.toEqual(a);
+    for (const v of a[0]!) expect(v === 0 || v === 2).toBe(true);
+    // Inference is the identity; a fixed configured seed behaves as tfjs Dropout's.
+    const same = layer.apply(x) as tf.Tensor;
+    expect(Array.from(same.dataSync())).toEqual(new Array(200).fill(1));
+    const fixed = new SeededDropout({ rate: 0.5, seed: 42 }).apply(x, { training: true }) as tf.Tensor;
+    const reference = tfl.layers.dropout({ rate: 0.5, seed: 42 }).apply(x, { training: true }) as tf.Tensor;
+    expect(Array.from(fixed.dataSync())).toEqual(Array.from(reference.dataSync()));
+    tf.dispose([x, same, fixed, reference]);
+  });
+
+  it('lets the reference model load the shipped model, with the same predictions', async () => {
+    buildCnn().dispose(); // registers SeededDropout for loading
+    const shipped = await loadModel(new URL('../../models/fashion-cnn', import.meta.url).pathname);
+    expect(countTrainableParams(shipped)).toBe(412_778);
+    expect(shipped.layers.filter((l) => l instanceof SeededDropout).length).toBe(3);
+    const model = buildCnn();
+    model.setWeights(shipped.getWeights());
+    const x = tf.tidy(() => tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 5));
+    const p1 = model.predict(x) as tf.Tensor;
+    const p2 = shipped.predict(x) as tf.Tensor;
+    expect(Array.from(p1.dataSync())).toEqual(Array.from(p2.dataSync()));
+    tf.dispose([x, p1, p2]);
+    model.dispose();
+    shipped.dispose();
+  });
 });

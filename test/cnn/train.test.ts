@@ -1,8 +1,11 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RandomEraser, type RandomErasing, randomErasing } from '../../src/augment/index.js';
 import { buildCnn, type EpochLog, evaluateCnn, trainCnn } from '../../src/cnn/index.js';
+import type { ScheduledAdam } from '../../src/cnn/optimizer.js';
 import { learningRateAt, TRAIN_CNN_DEFAULTS } from '../../src/cnn/train.js';
 import { loadSample } from '../../src/data/node.js';
 import type { Split } from '../../src/data/split.js';
@@ -50,10 +53,10 @@ for (const backend of BACKENDS) {
     afterAll(() => useBackend('cpu'));
     const data = tinySplit(40);
 
-    it('is reproducible with a seed, and a different seed gives a different run', async () => {
-      const run = async (seed: number) => {
+    it('is reproducible with a seed (a number or its string), and a different seed gives a different run', async () => {
+      const run = async (seed: number | string) => {
         const m = small();
-        const h = await trainCnn(m, data, { epochs: 2, batchSize: 16, seed });
+        const h = await trainCnn(m, data, { epochs: 2, batchSize: 16, seed, erasing: { p: 0.5 } });
         const w = weightsOf(m);
         m.dispose();
         return { w, losses: h.epochs.map((e) => e.loss) };
@@ -61,12 +64,47 @@ for (const backend of BACKENDS) {
       const a = await run(1);
       const b = await run(1);
       const c = await run(2);
+      const d = await run('1');
       expect(b.w).toEqual(a.w);
       expect(b.losses).toEqual(a.losses);
+      expect(d.w).toEqual(a.w);
       expect(c.w).not.toEqual(a.w);
     });
 
-    it('does not grow the number of tensors over epochs, and restores dropout seeds and the rate', async () => {
+    it('resuming at an epoch with the weights and optimizer state replays an uninterrupted run', async () => {
+      const options = {
+        epochs: 3,
+        batchSize: 16,
+        seed: 'resume',
+        schedule: 'cosine' as const,
+        erasing: { p: 0.5 },
+      };
+      const straight = small();
+      await trainCnn(straight, data, options);
+      const first = small();
+      let weights: tf.Tensor[] = [];
+      let state: { name: string; tensor: tf.Tensor }[] = [];
+      await trainCnn(first, data, {
+        ...options,
+        onEpochEnd: async (log) => {
+          if (log.epoch !== 0) return;
+          weights = first.getWeights().map((w) => tf.clone(w));
+          state = (await first.optimizer.getWeights()).map((w) => ({
+            name: w.name,
+            tensor: tf.clone(w.tensor),
+          }));
+        },
+      });
+      const resumed = small();
+      resumed.setWeights(weights);
+      await resumed.optimizer.setWeights(state);
+      tf.dispose([...weights, ...state.map((w) => w.tensor)]);
+      await trainCnn(resumed, data, { ...options, initialEpoch: 1 });
+      expect(weightsOf(resumed)).toEqual(weightsOf(straight));
+      for (const m of [straight, first, resumed]) m.dispose();
+    });
+
+    it('does not grow the number of tensors over epochs, and leaves dropout and the rate as they were', async () => {
       const m = small();
       await trainCnn(m, data, { epochs: 1, batchSize: 16, seed: 1 }); // creates the optimizer's state
       const before = tf.memory().numTensors;
@@ -81,8 +119,16 @@ for (const backend of BACKENDS) {
       expect(tf.memory().numTensors).toBe(before);
       const seeds = m.layers.filter((l) => l.getClassName() === 'Dropout').map((l) => l.getConfig().seed);
       expect(seeds).toEqual([undefined, undefined, undefined]);
-      expect((m.optimizer as unknown as { learningRate: number }).learningRate).toBe(0.001);
+      expect((m.optimizer as ScheduledAdam).learningRate).toBe(0.001);
       m.dispose();
+    });
+
+    it('frees everything it made, the optimizer state included, once the model is disposed', async () => {
+      const before = tf.memory().numTensors;
+      const m = small();
+      await trainCnn(m, data, { epochs: 1, batchSize: 16, seed: 1, schedule: 'cosine', erasing: { p: 1 } });
+      m.dispose();
+      expect(tf.memory().numTensors).toBe(before);
     });
 
     it('keeps memory flat over many epochs (data stays as bytes, one batch of tensors at a time)', async () => {
@@ -107,31 +153,30 @@ for (const backend of BACKENDS) {
       m.dispose();
     });
 
-    it('feeds normalised, shuffled images and erases the chosen fraction with the given options', async () => {
-      // Watch what reaches the model: wrap trainOnBatch and keep a copy of each batch's pixels.
-      const watch = async (options: Parameters<typeof trainCnn>[2]) => {
-        const m = small();
-        const seen: Float32Array[] = [];
-        const original = m.trainOnBatch.bind(m);
-        m.trainOnBatch = (x, y) => {
-          seen.push((x as tf.Tensor).dataSync() as Float32Array);
-          return original(x, y);
-        };
-        await trainCnn(m, data, { epochs: 1, batchSize: 16, seed: 4, ...options });
-        m.dispose();
-        const all = new Float32Array(seen.reduce((a, b) => a + b.length, 0));
-        let at = 0;
-        for (const b of seen) {
-          all.set(b, at);
-          at += b.length;
-        }
-        return Array.from({ length: all.length / 784 }, (_, i) => all.subarray(i * 784, (i + 1) * 784));
+    /** Runs trainCnn on a fresh small model and returns every image that reached the model, in order. */
+    const watch = async (options: Parameters<typeof trainCnn>[2], model = small()) => {
+      const seen: Float32Array[] = [];
+      const original = model.trainOnBatch.bind(model);
+      model.trainOnBatch = (x, y) => {
+        seen.push((x as tf.Tensor).dataSync() as Float32Array);
+        return original(x, y);
       };
-      // A fill value no byte / 255 can take marks the erased pixels.
-      const marker = { v_l: 0.5, v_h: 0.5, s_l: 0.1, s_h: 0.2 };
-      const marked = (img: Float32Array) => img.filter((v) => v === 0.5).length;
+      await trainCnn(model, data, { epochs: 1, batchSize: 16, seed: 4, ...options });
+      model.dispose();
+      const all = new Float32Array(seen.reduce((a, b) => a + b.length, 0));
+      let at = 0;
+      for (const b of seen) {
+        all.set(b, at);
+        at += b.length;
+      }
+      return Array.from({ length: all.length / 784 }, (_, i) => all.subarray(i * 784, (i + 1) * 784));
+    };
+    // A fill value no byte / 255 can take marks the erased pixels: 127.5 in the split's units is 0.5.
+    const marker = { v_l: 127.5, v_h: 127.5, s_l: 0.1, s_h: 0.2 };
+    const marked = (img: Float32Array) => img.filter((v) => v === 0.5).length;
 
-      const clean = await watch({ eraseFraction: 0 });
+    it('feeds normalised, shuffled images and erases each image with probability p, with the given options', async () => {
+      const clean = await watch({});
       expect(clean.length).toBe(40);
       const originals = Array.from({ length: 40 }, (_, i) =>
         Array.from(data.images.subarray(i * 784, (i + 1) * 784), (v) => Math.fround(v / 255)),
@@ -140,20 +185,101 @@ for (const backend of BACKENDS) {
       expect([...positions].sort((a, b) => a - b)).toEqual(originals.map((_, i) => i)); // a permutation
       expect(positions).not.toEqual(originals.map((_, i) => i)); // shuffled
       expect(clean.every((img) => marked(img) === 0)).toBe(true);
+      expect(await watch({ erasing: false })).toEqual(clean); // off by default, and `false` is off
 
-      const all = await watch({ eraseFraction: 1, erase: marker });
+      const all = await watch({ erasing: { p: 1, ...marker } });
       for (const img of all) {
         // Area fraction in [s_l, s_h], up to the flooring of the rectangle's sides.
         expect(marked(img)).toBeGreaterThan(0);
         expect(marked(img)).toBeLessThanOrEqual(0.2 * 784);
       }
-      const half = await watch({ eraseFraction: 0.5, erase: marker });
+      const half = await watch({ erasing: { p: 0.5, ...marker } });
       const erased = half.filter((img) => marked(img) > 0).length;
       expect(erased).toBeGreaterThan(8);
       expect(erased).toBeLessThan(32);
-      // Default fill: uniform values in [0, 1] (the reference's 0..255 on normalised images).
-      const noisy = await watch({ eraseFraction: 1 });
+      // Default fill: uniform values in 0..255 of the split's units, so [0, 1] once normalised.
+      const noisy = await watch({ erasing: { p: 1 } });
       for (const img of noisy) for (const v of img) expect(v >= 0 && v <= 1).toBe(true);
+      expect(noisy).not.toEqual(clean);
+      // The erasing has its own seed when given one, else the run's.
+      const own = await watch({ erasing: { p: 1, seed: 'own' } });
+      expect(await watch({ erasing: { p: 1, seed: 'own' }, seed: 4 })).toEqual(own);
+      expect(own.map(marked)).toEqual(noisy.map(marked)); // both: no marker
+      expect(own).not.toEqual(noisy);
+    });
+
+    it('erases each chosen image exactly once, with a RandomEraser it is given (counted)', async () => {
+      const eraser = new RandomEraser({ p: 0.5, ...marker, seed: 'count' });
+      const images = await watch({ erasing: eraser });
+      const erasedImages = images.filter((img) => marked(img) > 0).length;
+      expect(eraser.stats.images).toBe(40); // one draw per image that reached the model
+      expect(eraser.stats.erased).toBe(erasedImages); // each chosen image erased, once
+      expect(erasedImages).toBeGreaterThan(0);
+      expect(erasedImages).toBeLessThan(40);
+      // Erasing once: a rectangle of one value, never two overlapping rectangles (which could exceed s_h).
+      for (const img of images) expect(marked(img)).toBeLessThanOrEqual(0.2 * 784);
+      // The same eraser continues its stream on the next run.
+      await watch({ erasing: eraser });
+      expect(eraser.stats.images).toBe(80);
+    });
+
+    it('lets a RandomErasing layer erase (once per image) and refuses to erase a second time', async () => {
+      const withLayer = () => {
+        const m = tfl.sequential({
+          layers: [
+            randomErasing({ inputShape: [28, 28, 1], p: 0.5, v_h: 1, seed: 1 }),
+            tfl.layers.flatten(),
+            tfl.layers.dense({ units: 10, activation: 'softmax' }),
+          ],
+        });
+        m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+        return m;
+      };
+      const m = withLayer();
+      const layer = m.layers[0] as RandomErasing;
+      await trainCnn(m, data, { epochs: 2, batchSize: 16, seed: 1 });
+      expect(layer.stats.images).toBe(80);
+      expect(layer.stats.erased).toBeGreaterThan(0);
+      const before = tf.memory().numTensors;
+      for (const erasing of [{ p: 0.15 }, new RandomEraser({ p: 1 })]) {
+        const attempt = trainCnn(m, data, { epochs: 1, erasing });
+        await expect(attempt).rejects.toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
+        await expect(trainCnn(m, data, { epochs: 1, erasing })).rejects.toThrow(
+          /RandomErasing layer .*erased twice; remove the layer or pass erasing: false/,
+        );
+      }
+      expect(layer.stats.images).toBe(80); // nothing ran
+      expect(tf.memory().numTensors).toBe(before);
+      m.dispose();
+    });
+
+    it('drives a plain tfjs Adam through a schedule like its own optimizer, and gives it back', async () => {
+      const ours = small(9);
+      const theirs = small(9);
+      const adam = tf.train.adam(0.001, 0.9, 0.999, 1e-7);
+      theirs.compile({ optimizer: adam, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const options = { epochs: 3, batchSize: 16, seed: 2, schedule: 'cosine' as const };
+      const a = await trainCnn(ours, data, options);
+      const before = tf.memory().numTensors;
+      const b = await trainCnn(theirs, data, options);
+      expect(b.epochs.map((e) => e.learningRate)).toEqual(a.epochs.map((e) => e.learningRate));
+      expect(weightsOf(theirs)).toEqual(weightsOf(ours));
+      expect(theirs.optimizer).toBe(adam);
+      expect(adam.getConfig().learningRate).toBe(0.001);
+      // Its state came back: a first and a second moment per trainable weight, nothing else left over.
+      const state = await adam.getWeights();
+      expect(state.length).toBe(1 + 2 * theirs.trainableWeights.length);
+      expect(state[0]!.tensor.dataSync()[0]).toBe(9); // 3 epochs × 3 batches
+      tf.dispose(state[0]!.tensor);
+      expect(tf.memory().numTensors).toBe(before + 2 * theirs.trainableWeights.length);
+      // An optimizer without a public rate is refused when the run needs other rates, and used as is otherwise.
+      const sgd = small(9);
+      sgd.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      await expect(trainCnn(sgd, data, options)).rejects.toThrow(/offers no public way to change its rate/);
+      const h = await trainCnn(sgd, data, { epochs: 1, batchSize: 16 });
+      expect(h.epochs[0]!.learningRate).toBe(0.1);
+      for (const m of [ours, theirs, sgd]) m.dispose();
+      adam.dispose();
     });
 
     it('reports progress, follows the schedule and validates on a split of the data', async () => {
@@ -229,6 +355,33 @@ for (const backend of BACKENDS) {
       m.dispose();
     });
 
+    it('on a failure in a callback, leaks nothing and gives back the optimizer, its rate and its state', async () => {
+      const m = small(5);
+      const adam = tf.train.adam(0.002, 0.9, 0.999, 1e-7);
+      m.compile({ optimizer: adam, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      await trainCnn(m, data, { epochs: 1, batchSize: 16, seed: 1 }); // adam's moments now exist
+      const before = tf.memory().numTensors;
+      const failing = trainCnn(m, data, {
+        epochs: 3,
+        batchSize: 16,
+        seed: 1,
+        schedule: 'cosine',
+        erasing: { p: 0.5 },
+        onBatchEnd: (p) => {
+          if (p.epoch === 1 && p.batch === 1) throw new Error('callback failed');
+        },
+      });
+      await expect(failing).rejects.toThrow('callback failed');
+      expect(m.optimizer).toBe(adam);
+      expect(adam.getConfig().learningRate).toBe(0.002);
+      expect(tf.memory().numTensors).toBe(before);
+      const state = await adam.getWeights();
+      expect(state[0]!.tensor.dataSync()[0]).toBe(3 + 5); // 1 epoch + 1 epoch + 2 batches
+      tf.dispose(state[0]!.tensor);
+      m.dispose();
+      adam.dispose();
+    });
+
     it('stops after the current batch when aborted', async () => {
       const m = small();
       const ctl = new AbortController();
@@ -251,55 +404,74 @@ for (const backend of BACKENDS) {
 describe('trainCnn validation', () => {
   beforeAll(() => useBackend('cpu'));
   const data = tinySplit(8);
-  const cases: [string, unknown, typeof TypeError | typeof RangeError, RegExp][] = [
-    ['unknown option', { epoch: 1 }, TypeError, /unknown option 'epoch'/],
-    ['epochs', { epochs: 0 }, RangeError, /'epochs'/],
-    ['batchSize type', { batchSize: '64' }, TypeError, /'batchSize'/],
-    ['eraseFraction', { eraseFraction: 1.5 }, RangeError, /'eraseFraction'/],
-    ['erase.p', { erase: { p: 0.5 } }, TypeError, /'erase\.p' is not allowed; use trainCnn's eraseFraction/],
-    ['erase.seed', { erase: { seed: 1 } }, TypeError, /'erase\.seed'/],
-    ['erase option', { erase: { s_l: 2 } }, RangeError, /s_l/],
-    ['erase type', { erase: 3 }, TypeError, /'erase'/],
+  const cases: [string, unknown, RegExp][] = [
+    ['unknown option', { epoch: 1 }, /unknown option 'epoch'/],
+    ['epochs', { epochs: 0 }, /'epochs'/],
+    ['batchSize type', { batchSize: '64' }, /'batchSize'/],
+    ['seed type', { seed: {} }, /'seed' must be a finite number or a string/],
+    ['seed NaN', { seed: Number.NaN }, /'seed'/],
     [
-      'schedule',
-      { schedule: 'linear' },
-      RangeError,
-      /'schedule' must be one of 'constant', 'cosine', 'step'/,
+      '0.1.0 eraseFraction',
+      { eraseFraction: 0.15 },
+      /'eraseFraction' was replaced in 0.2.0 by 'erasing: \{ p \}'/,
     ],
-    ['validationSplit', { validationSplit: 1 }, RangeError, /'validationSplit'/],
-    ['patience without validation', { patience: 2 }, RangeError, /needs validationData/],
-    ['monitor', { monitor: 'loss' }, RangeError, /'monitor'/],
-    ['initialEpoch', { epochs: 2, initialEpoch: 3 }, RangeError, /'initialEpoch'/],
-    ['onEpochEnd', { onEpochEnd: 'log' }, TypeError, /'onEpochEnd' must be a function/],
-    ['signal', { signal: {} }, TypeError, /'signal' must be an AbortSignal/],
-    ['learningRate', { learningRate: -1 }, RangeError, /'learningRate'/],
+    ['0.1.0 erase', { erase: { s_l: 0.1 } }, /'erase' was replaced in 0.2.0 by 'erasing'/],
+    ['erasing type', { erasing: 3 }, /'erasing' must be RandomErasingOptions, a RandomEraser or false/],
+    ['erasing true', { erasing: true }, /'erasing'/],
+    ['erasing.p', { erasing: { p: 1.5 } }, /'p'/],
+    ['erasing option', { erasing: { s_l: 2 } }, /s_l/],
+    ['erasing unknown key', { erasing: { fraction: 0.1 } }, /unknown option 'fraction'/],
+    ['erasing that cannot fit', { erasing: { s_l: 1, s_h: 1, r_1: 3, r_2: 3 } }, /fits a 28×28 image/],
+    ['schedule', { schedule: 'linear' }, /'schedule' must be one of 'constant', 'cosine', 'step'/],
+    ['validationSplit', { validationSplit: 1 }, /'validationSplit'/],
+    ['validationSplit leaving nothing', { validationSplit: 0.01 }, /leaves no validation/],
+    ['patience without validation', { patience: 2 }, /needs validationData/],
+    ['monitor', { monitor: 'loss' }, /'monitor'/],
+    ['initialEpoch', { epochs: 2, initialEpoch: 3 }, /'initialEpoch'/],
+    ['onEpochEnd', { onEpochEnd: 'log' }, /'onEpochEnd' must be a function/],
+    ['signal', { signal: {} }, /'signal' must be an AbortSignal/],
+    ['learningRate', { learningRate: -1 }, /'learningRate'/],
+    ['schedule result', { schedule: () => 0 }, /the schedule returned 0 for epoch 0/],
   ];
-  for (const [name, options, type, message] of cases) {
-    it(`rejects ${name}`, async () => {
+  for (const [name, options, message] of cases) {
+    it(`rejects ${name} with BAD_OPTION, before any work and without leaking`, async () => {
       const m = small();
-      await expect(trainCnn(m, data, options as never)).rejects.toThrow(type);
+      const before = tf.memory().numTensors;
+      await expect(trainCnn(m, data, options as never)).rejects.toThrow(
+        expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_OPTION' }),
+      );
       await expect(trainCnn(m, data, options as never)).rejects.toThrow(message);
+      expect(tf.memory().numTensors).toBe(before);
       m.dispose();
     });
   }
 
-  it('rejects an uncompiled model and data that does not fit', async () => {
+  it('rejects an uncompiled model, data that does not fit and labels that are not classes, by code', async () => {
     const raw = buildCnn({ compile: false, filters: [2], denseUnits: 4 });
     await expect(trainCnn(raw, data)).rejects.toMatchObject({ code: 'BAD_INPUT' });
     raw.dispose();
     const m = small();
     const wrong: Split = { ...data, height: 14, width: 56 };
-    await expect(trainCnn(m, wrong)).rejects.toThrow(FashionMnistError);
+    await expect(trainCnn(m, wrong)).rejects.toMatchObject({ code: 'BAD_SHAPE' });
+    await expect(trainCnn(m, { ...data, images: data.images.subarray(0, 700) })).rejects.toMatchObject({
+      code: 'BAD_SHAPE',
+    });
+    await expect(trainCnn(m, { ...data, labels: data.labels.subarray(0, 3) })).rejects.toMatchObject({
+      code: 'COUNT_MISMATCH',
+    });
+    const badLabel = trainCnn(m, { ...data, labels: Uint8Array.from([12, 0, 0, 0, 0, 0, 0, 0]) });
+    await expect(badLabel).rejects.toMatchObject({ code: 'BAD_LABEL' });
     await expect(
       trainCnn(m, { ...data, labels: Uint8Array.from([12, 0, 0, 0, 0, 0, 0, 0]) }),
     ).rejects.toThrow(/label 12/);
-    await expect(trainCnn(m, 'data' as never)).rejects.toThrow(TypeError);
+    await expect(trainCnn(m, 'data' as never)).rejects.toThrow(FashionMnistError);
+    await expect(trainCnn(m, 'data' as never)).rejects.toMatchObject({ code: 'BAD_INPUT' });
     m.dispose();
   });
 
-  it('has frozen defaults matching the reference recipe', () => {
+  it('has frozen defaults matching the reference recipe, with erasing off unless asked for', () => {
     expect(Object.isFrozen(TRAIN_CNN_DEFAULTS)).toBe(true);
-    expect(TRAIN_CNN_DEFAULTS).toMatchObject({ batchSize: 64, eraseFraction: 0.15, schedule: 'constant' });
+    expect(TRAIN_CNN_DEFAULTS).toMatchObject({ batchSize: 64, erasing: false, schedule: 'constant' });
   });
 });
 
@@ -312,7 +484,7 @@ describe('training the reference CNN on the embedded sample (wasm + fast kernels
     const train = subset(sample.train, 0, 3000);
     const model = buildCnn({ seed: 1 });
     const before = await evaluateCnn(model, sample.test);
-    const h = await trainCnn(model, train, { epochs: 2, seed: 1, schedule: 'cosine' });
+    const h = await trainCnn(model, train, { epochs: 2, seed: 1, schedule: 'cosine', erasing: { p: 0.15 } });
     const after = await evaluateCnn(model, sample.test);
     expect(h.epochs[1].loss).toBeLessThan(h.epochs[0].loss);
     expect(after.loss).toBeLessThan(before.loss);

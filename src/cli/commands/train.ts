@@ -25,6 +25,15 @@ import { writeCnnReport } from './cnn-report.js';
 import { checkEraseFlags, type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
 import { perClassTable } from './tables.js';
 
+/** trainCnn erases in the split's 0..255 units; this command's --v-l / --v-h are in [0, 1] pixel units. */
+function erasingInPixelUnits(o: ReturnType<typeof eraseFromFlags>): ReturnType<typeof eraseFromFlags> {
+  return {
+    ...o,
+    ...(o.v_l !== undefined ? { v_l: o.v_l * 255 } : {}),
+    ...(o.v_h !== undefined ? { v_h: o.v_h * 255 } : {}),
+  };
+}
+
 interface TrainFlags extends DataCommandFlags, EraseFlags {
   epochs: number;
   batchSize: number;
@@ -170,8 +179,10 @@ export function trainCommand(io: CliIo): Command {
         epochs: flags.epochs,
         initialEpoch,
         batchSize: flags.batchSize,
-        eraseFraction: flags.eraseFraction,
-        erase: eraseFromFlags(flags),
+        erasing:
+          flags.eraseFraction > 0
+            ? { ...erasingInPixelUnits(eraseFromFlags(flags)), p: flags.eraseFraction }
+            : false,
         learningRate: flags.lr,
         schedule: flags.schedule,
         validationSplit: flags.validationSplit,

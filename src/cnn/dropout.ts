@@ -1,0 +1,87 @@
+// Dropout whose masks can come from the library's seeded random source. tfjs-layers' Dropout draws its masks
+// from Math.random unless its (private) seed is set, and a fixed seed would give the same mask on every batch;
+// this layer draws a fresh mask seed per training call from a RandomSource that trainCnn hands it through a
+// public method. It is otherwise tfjs-layers' Dropout: same config (rate, noiseShape, seed), same op
+// (tf.dropout), identity at inference, and it serialises under the class name 'Dropout', so that a saved
+// model is a standard layers model that any TensorFlow.js or Keras loader reads.
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import { layers, type Shape } from '@tensorflow/tfjs-layers';
+import type { RandomSource } from '../internal/random.js';
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
+
+/** Arguments of {@link SeededDropout}: those of `tf.layers.dropout`. */
+export interface SeededDropoutArgs extends LayerArgs {
+  /** Fraction of the inputs to drop, in [0, 1]. */
+  rate: number;
+  /** Shape of the binary mask (`null` entries take the input's size). */
+  noiseShape?: (number | null)[] | null;
+  /** Fixed mask seed used when no random source is attached (as tfjs-layers' Dropout). */
+  seed?: number | null;
+}
+
+/**
+ * tfjs-layers' Dropout, plus {@link SeededDropout.setRandomSource}: while a source is attached, each training
+ * call draws its mask seed from it, so a seeded training run gets the same masks every time. Without a source
+ * it behaves exactly as `tf.layers.dropout`.
+ */
+export class SeededDropout extends layers.Layer {
+  /** Serialised as a standard Dropout layer. */
+  static readonly className = 'Dropout';
+  readonly rate: number;
+  readonly noiseShape: (number | null)[] | null | undefined;
+  readonly seed: number | null | undefined;
+  private random: RandomSource | undefined;
+
+  constructor(args: SeededDropoutArgs) {
+    super(args);
+    this.rate = Math.max(Math.min(args.rate, 1), 0);
+    // Kept as given (undefined included), as tfjs-layers' Dropout does, so that the configs are identical.
+    this.noiseShape = args.noiseShape;
+    this.seed = args.seed;
+    this.supportsMasking = true;
+  }
+
+  /** Attaches (or, with `undefined`, detaches) the source the mask seeds are drawn from. */
+  setRandomSource(random: RandomSource | undefined): void {
+    this.random = random;
+  }
+
+  /** Dropout keeps the shape. */
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
+    return inputShape;
+  }
+
+  /** Drops inputs when `kwargs.training` is `true`; otherwise returns the input itself. */
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+    this.invokeCallHook(inputs, kwargs); // as tfjs-layers' Dropout, for call hooks
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    if (!(this.rate > 0 && this.rate < 1) || kwargs?.['training'] !== true) return x;
+    // tfjs treats a seed of 0 as "no seed" (Math.random); draws are shifted to 1..2^31.
+    const seed = this.random ? 1 + Math.floor(this.random() * 2 ** 31) : (this.seed ?? undefined);
+    const noiseShape = this.noiseShape?.map((d, i) => d ?? x.shape[i]!);
+    return tf.tidy(() => tf.dropout(x, this.rate, noiseShape, seed));
+  }
+
+  /** The config of tfjs-layers' Dropout: `rate`, `noiseShape`, `seed`, plus the generic layer settings. */
+  override getConfig(): serialization.ConfigDict {
+    // undefined as tfjs-layers' Dropout has it (its writer turns it into null in model.json).
+    const own = { rate: this.rate, noiseShape: this.noiseShape, seed: this.seed } as serialization.ConfigDict;
+    return { ...own, ...super.getConfig() };
+  }
+}
+
+let registered = false;
+
+/**
+ * Makes models that are loaded from now on build their `Dropout` layers as {@link SeededDropout} (which is
+ * tfjs-layers' Dropout unless `trainCnn` attaches a random source), so that training a loaded checkpoint with a
+ * seed replays the masks of an uninterrupted run. Idempotent; {@link buildCnn} calls it, and so should every
+ * loader of models that are trained again.
+ */
+export function registerSeededDropout(): void {
+  if (registered) return;
+  registered = true;
+  serialization.registerClass(SeededDropout);
+}
