@@ -102,7 +102,8 @@ export async function buildModel(
       weightData.byteOffset === 0 && weightData.byteLength === weightData.buffer.byteLength
         ? (weightData.buffer as ArrayBuffer)
         : weightData.slice().buffer;
-    const named = tf.io.decodeWeights(data, specs);
+    // tidy: if decoding fails half-way, the weights decoded so far are freed.
+    const named = tf.tidy(() => tf.io.decodeWeights(data, specs));
     decoded.push(...Object.values(named));
     const modelWeights: tf.NamedTensorMap = {};
     for (const spec of specs) {

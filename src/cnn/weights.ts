@@ -106,6 +106,8 @@ export interface CheckedModelJson {
 }
 
 const QUANTIZED = ['uint8', 'uint16', 'float16'];
+/** The dtypes of weights tfjs decodes from a weight file (strings have no fixed size and are not supported). */
+const WEIGHT_DTYPES = ['float32', 'int32', 'bool', 'complex64'];
 
 /**
  * Parses and checks a `model.json` before anything else is read: a layers-model topology, a weights manifest
@@ -150,6 +152,7 @@ export function checkModelJson(text: string, where: string, source: string): Che
   }
   const groups: ManifestGroup[] = [];
   const specs: Spec[] = [];
+  const names = new Set<string>();
   let total = 0;
   for (const [g, group] of (json.weightsManifest as unknown[]).entries()) {
     if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
@@ -165,10 +168,21 @@ export function checkModelJson(text: string, where: string, source: string): Che
       ) {
         throw bad(`weightsManifest[${g}] has an entry without name, shape and dtype`);
       }
+      if (names.has(w.name)) throw bad(`weight '${w.name}' is listed twice`);
+      names.add(w.name);
       const q = w.quantization;
+      if (!WEIGHT_DTYPES.includes(w.dtype) || (q !== undefined && !['float32', 'int32'].includes(w.dtype))) {
+        throw bad(
+          `weight '${w.name}' has dtype '${w.dtype}'; weights are ${WEIGHT_DTYPES.join(', ')} ` +
+            '(float32 or int32 when quantised)',
+        );
+      }
       if (q !== undefined) {
         if (!isObject(q) || !QUANTIZED.includes(q.dtype as string)) {
           throw bad(`weight '${w.name}' has a quantization that is not one of ${QUANTIZED.join(', ')}`);
+        }
+        if (q.dtype === 'float16' && w.dtype !== 'float32') {
+          throw bad(`weight '${w.name}' is float16-quantised but of dtype '${w.dtype}', not float32`);
         }
         if (q.dtype !== 'float16' && !(Number.isFinite(q.min) && Number.isFinite(q.scale))) {
           throw bad(`weight '${w.name}' is ${q.dtype}-quantised without finite 'min' and 'scale'`);
