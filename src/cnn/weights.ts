@@ -159,7 +159,7 @@ export function checkModelJson(text: string, where: string, source: string): Che
       throw bad(`weightsManifest[${g}] needs 'paths' and 'weights' arrays`);
     }
     let bytes = 0;
-    for (const w of group.weights as unknown[]) {
+    for (const w of group.weights as Spec[]) {
       if (
         !isObject(w) ||
         typeof w.name !== 'string' ||
@@ -189,7 +189,7 @@ export function checkModelJson(text: string, where: string, source: string): Che
         }
       }
       try {
-        bytes += specByteLength(w as unknown as Spec);
+        bytes += specByteLength(w);
       } catch (e) {
         const err = e as FashionMnistError;
         throw new FashionMnistError(err.code, `${where}: ${source}: ${err.message}`, {
@@ -197,7 +197,7 @@ export function checkModelJson(text: string, where: string, source: string): Che
           cause: e,
         });
       }
-      specs.push(w as unknown as Spec);
+      specs.push(w);
     }
     for (const p of group.paths as unknown[]) {
       if (!isShardName(p)) {
