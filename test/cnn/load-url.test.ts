@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { buildCnn } from '../../src/cnn/build.js';
 import { loadModel, saveModel } from '../../src/cnn/io-node.js';
 import { loadPretrained as loadPretrainedUniversal } from '../../src/cnn/pretrained.js';
 import { loadPretrained as loadPretrainedNode } from '../../src/cnn/pretrained-node.js';
 import { FashionMnistError } from '../../src/errors.js';
+import * as rootEntry from '../../src/index.js';
+import * as nodeEntry from '../../src/node.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
 
@@ -270,6 +272,16 @@ describe('timeouts', () => {
 
 describe('loadPretrained: one options type, in both entries', () => {
   beforeAll(() => useBackend('cpu'));
+
+  it('/node exports its own loadPretrained over the root one, with the same signature and options type', () => {
+    expect(nodeEntry.loadPretrained).toBe(loadPretrainedNode);
+    expect(rootEntry.loadPretrained).toBe(loadPretrainedUniversal);
+    // Checked by tsc (npm run typecheck): 0.1.0's /node function did not take the options type it re-exported.
+    expectTypeOf(nodeEntry.loadPretrained).toEqualTypeOf(rootEntry.loadPretrained);
+    expectTypeOf<Parameters<typeof nodeEntry.loadPretrained>[0]>().toEqualTypeOf<
+      rootEntry.LoadPretrainedOptions | 'fashion-cnn' | undefined
+    >();
+  });
 
   it('the universal one refuses dir and file: URLs with UNSUPPORTED, naming the Node entry', async () => {
     for (const arg of [
