@@ -10,11 +10,13 @@ export {
   useFastestBackend,
 } from './backend/select.js';
 export {
+  type LoadModelOptions,
   loadModel,
   type SaveModelOptions,
   type SaveModelResult,
   saveModel,
 } from './cnn/io-node.js';
+// The Node loadPretrained (also reads folders) over the root's, with the same options type.
 export { loadPretrained } from './cnn/pretrained-node.js';
 export type { WeightQuantization } from './cnn/weights.js';
 export { defaultCacheDir, loadFashionMnist, loadSample } from './data/node.js';

@@ -11,13 +11,13 @@ import { BACKENDS, useBackend } from '../helpers/backends.js';
  * A model whose answer is known: it looks only at the first pixel row of a 4x4 image and, through a dense
  * layer with hand-set weights, gives class c the logit 10·pixel[c]. So an image with pixel c bright is class c.
  */
-function handMadeModel(): tfl.LayersModel {
+function handMadeModel(activation: 'softmax' | 'linear' = 'softmax', bias = 0): tfl.LayersModel {
   const m = tfl.sequential();
   m.add(tfl.layers.flatten({ inputShape: [4, 4, 1] }));
-  m.add(tfl.layers.dense({ units: 4, activation: 'softmax' }));
+  m.add(tfl.layers.dense({ units: 4, activation }));
   const kernel = new Float32Array(16 * 4);
   for (let c = 0; c < 4; c++) kernel[c * 4 + c] = 10;
-  tf.tidy(() => m.layers[1].setWeights([tf.tensor2d(kernel, [16, 4]), tf.zeros([4])]));
+  tf.tidy(() => m.layers[1].setWeights([tf.tensor2d(kernel, [16, 4]), tf.fill([4], -bias)]));
   return m;
 }
 
@@ -54,7 +54,7 @@ describe('accuracy / confusionMatrix / perClassMetrics', () => {
       }
     })();
     expect(err).toBeInstanceOf(FashionMnistError);
-    expect(err?.code).toBe('BAD_INPUT');
+    expect(err?.code).toBe('BAD_LABEL');
     expect(err?.message).toMatch(/yTrue\[1\] is 3/);
     expect(() => confusionMatrix([0, 1], [0, 1.5], 3)).toThrow(/yPred\[1\]/);
     expect(() => confusionMatrix([0], [0, 1], 3)).toThrow(/1 true labels but 2 predictions/);
@@ -125,18 +125,84 @@ for (const backend of BACKENDS) {
       model.dispose();
     });
 
-    it('rejects inputs that do not fit the model', async () => {
+    it('rejects inputs that do not fit the model, with typed errors', async () => {
       const model = handMadeModel();
-      await expect(predictCnnTopK(model, new Uint8Array(15), 1)).rejects.toThrow(
-        /not a whole number of 4x4x1/,
-      );
-      await expect(predictCnnTopK(model, handMadeSplit([0], [0]), 5)).rejects.toThrow(RangeError);
+      await expect(predictCnnTopK(model, new Uint8Array(15), 1)).rejects.toMatchObject({
+        code: 'BAD_SHAPE',
+        message: expect.stringMatching(/not a whole number of 4x4x1/),
+      });
+      await expect(predictCnnTopK(model, handMadeSplit([0], [0]), 5)).rejects.toMatchObject({
+        code: 'BAD_OPTION',
+      });
       const wrong = tf.zeros([1, 5, 4, 1]) as tf.Tensor4D;
-      await expect(predictCnnProba(model, wrong)).rejects.toThrow(FashionMnistError);
+      await expect(predictCnnProba(model, wrong)).rejects.toMatchObject({ code: 'BAD_SHAPE' });
       wrong.dispose();
-      await expect(predictCnnProba(model, [1, 2] as never)).rejects.toThrow(TypeError);
-      await expect(predictCnnProba(model, new Uint8Array(16), { batchSize: 0 })).rejects.toThrow(RangeError);
-      await expect(evaluateCnn(model, handMadeSplit([7], [0]))).rejects.toThrow(/labels\[0\] is 7/);
+      await expect(predictCnnProba(model, wrong)).rejects.toMatchObject({ code: 'BAD_INPUT' }); // disposed
+      await expect(predictCnnProba(model, [1, 2] as never)).rejects.toMatchObject({ code: 'BAD_INPUT' });
+      await expect(predictCnnProba(model, new Uint8Array(16), { batchSize: 0 })).rejects.toMatchObject({
+        code: 'BAD_OPTION',
+      });
+      await expect(
+        predictCnnProba(model, new Uint8Array(16), { fromLogits: 1 } as never),
+      ).rejects.toMatchObject({ code: 'BAD_OPTION' });
+      await expect(evaluateCnn(model, handMadeSplit([7], [0]))).rejects.toMatchObject({
+        code: 'BAD_LABEL',
+        message: expect.stringMatching(/labels\[0\] is 7/),
+      });
+      // A split whose parts disagree is refused, not read past its end or padded with zeros.
+      const short = { ...handMadeSplit([0, 1], [0, 1]), count: 3 };
+      await expect(predictCnnProba(model, short)).rejects.toMatchObject({ code: 'COUNT_MISMATCH' });
+      const fewLabels = { ...handMadeSplit([0, 1], [0, 1]), labels: Uint8Array.from([0]) };
+      await expect(evaluateCnn(model, fewLabels)).rejects.toMatchObject({ code: 'COUNT_MISMATCH' });
+      await expect(evaluateCnn(model, handMadeSplit([], []))).rejects.toMatchObject({ code: 'BAD_INPUT' });
+      await expect(predictCnnProba({} as never, new Uint8Array(16))).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+      });
+      model.dispose();
+    });
+
+    it('refuses a logits model (no softmax) with advice, and applies the softmax with fromLogits', async () => {
+      // The hand-made model without its softmax: its outputs are logits 10·pixel, e.g. [10, 0, 0, 0].
+      const logits = handMadeModel('linear');
+      const split = handMadeSplit([0, 1, 2], [0, 1, 2]);
+      const err = await predictCnnProba(logits, split).catch((e) => e);
+      expect(err).toBeInstanceOf(FashionMnistError);
+      expect(err.code).toBe('BAD_MODEL');
+      expect(err.message).toMatch(/not probabilities \(image 0: they sum to 10\.0000/);
+      expect(err.message).toMatch(/fromLogits: true/);
+      await expect(predictCnnTopK(logits, split, 1)).rejects.toMatchObject({ code: 'BAD_MODEL' });
+      await expect(evaluateCnn(logits, split)).rejects.toMatchObject({ code: 'BAD_MODEL' });
+      // Negative outputs are refused too, even when a row happens to sum to 1.
+      const negative = handMadeModel('linear', 2.25);
+      const row = handMadeSplit([0], [0]); // outputs [7.75, -2.25, -2.25, -2.25]: they sum to 1
+      await expect(predictCnnProba(negative, row)).rejects.toMatchObject({
+        code: 'BAD_MODEL',
+        message: expect.stringMatching(/sum to 1\.00000, the smallest is -2\.25000/),
+      });
+
+      const softmax = handMadeModel();
+      const expected = await predictCnnProba(softmax, split);
+      const fixed = await predictCnnProba(logits, split, { fromLogits: true });
+      for (let i = 0; i < expected.probabilities.length; i++) {
+        expect(fixed.probabilities[i]).toBeCloseTo(expected.probabilities[i], 5);
+      }
+      const [top] = await predictCnnTopK(logits, split, 1, { fromLogits: true });
+      expect(top[0].index).toBe(0);
+      expect(top[0].probability).toBeLessThanOrEqual(1);
+      const ev = await evaluateCnn(logits, split, { fromLogits: true });
+      expect(ev.accuracy).toBe(1);
+      for (const m of [logits, negative, softmax]) m.dispose();
+    });
+
+    it('refuses NaN outputs (damaged weights) even with fromLogits', async () => {
+      const model = handMadeModel('linear');
+      tf.tidy(() => model.layers[1].setWeights([tf.fill([16, 4], Number.NaN), tf.zeros([4])]));
+      for (const fromLogits of [false, true]) {
+        await expect(predictCnnProba(model, handMadeSplit([0], [0]), { fromLogits })).rejects.toMatchObject({
+          code: 'BAD_MODEL',
+          message: expect.stringMatching(/non-finite/),
+        });
+      }
       model.dispose();
     });
 
@@ -156,9 +222,27 @@ for (const backend of BACKENDS) {
       await predictCnnTopK(model, split.images.subarray(0, 784), 3);
       const t = tf.zeros([2, 28, 28, 1]) as tf.Tensor4D;
       await predictCnnTopK(model, t, 3);
+      await predictCnnProba(model, t, { fromLogits: true });
       t.dispose();
       expect(tf.memory().numTensors).toBe(before);
       model.dispose();
+    });
+
+    it('does not leak tensors when it fails', async () => {
+      const logits = handMadeModel('linear');
+      const split = handMadeSplit([0, 1, 2], [0, 1, 2]);
+      await predictCnnProba(logits, split).catch(() => undefined); // warm-up
+      const before = tf.memory().numTensors;
+      await expect(predictCnnProba(logits, split, { batchSize: 2 })).rejects.toMatchObject({
+        code: 'BAD_MODEL',
+      });
+      await expect(evaluateCnn(logits, split)).rejects.toMatchObject({ code: 'BAD_MODEL' });
+      await expect(predictCnnTopK(logits, split, 9)).rejects.toMatchObject({ code: 'BAD_OPTION' });
+      const wrong = tf.zeros([1, 5, 4, 1]) as tf.Tensor4D;
+      await expect(predictCnnProba(logits, wrong)).rejects.toMatchObject({ code: 'BAD_SHAPE' });
+      wrong.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      logits.dispose();
     });
   });
 }

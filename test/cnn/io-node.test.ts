@@ -1,11 +1,16 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -395,12 +400,18 @@ describe('atomic saving', () => {
 
   it('validates its options', async () => {
     const m = buildCnn({ seed: 1 });
-    await expect(saveModel(m, fresh(), { quantize: 'int4' as never })).rejects.toThrow(RangeError);
-    await expect(saveModel(m, fresh(), { shardBytes: 0 })).rejects.toThrow(RangeError);
-    await expect(saveModel(m, fresh(), { includeOptimizer: 'yes' as never })).rejects.toThrow(TypeError);
+    const badOption = { code: 'BAD_OPTION' };
+    await expect(saveModel(m, fresh(), { quantize: 'int4' as never })).rejects.toMatchObject(badOption);
+    await expect(saveModel(m, fresh(), { shardBytes: 0 })).rejects.toMatchObject(badOption);
+    await expect(saveModel(m, fresh(), { includeOptimizer: 'yes' as never })).rejects.toMatchObject(
+      badOption,
+    );
+    await expect(saveModel(m, fresh(), { metadata: [1] as never })).rejects.toMatchObject(badOption);
     await expect(saveModel(m, fresh(), { bogus: 1 } as never)).rejects.toThrow(/unknown option 'bogus'/);
-    await expect(saveModel(m, '' as string)).rejects.toThrow(TypeError);
-    await expect(loadModel(42 as never)).rejects.toThrow(TypeError);
+    await expect(saveModel(m, '' as string)).rejects.toMatchObject(badOption);
+    await expect(loadModel(42 as never)).rejects.toMatchObject(badOption);
+    await expect(loadModel(fresh(), { timeoutMs: 0 })).rejects.toMatchObject(badOption);
+    await expect(loadModel(fresh(), { timeout: 5 } as never)).rejects.toThrow(/unknown option 'timeout'/);
     // Errors name the function that was called.
     await expect(readModelArtifacts(join(root, 'nope'))).rejects.toThrow(
       /^readModelArtifacts: no model\.json/,
@@ -453,5 +464,255 @@ describe('checkpoints with optimizer state', () => {
       straight.getWeights().map((w) => Array.from(w.dataSync())),
     );
     for (const m of [straight, first, resumed]) m.dispose();
+  });
+});
+
+describe('failed loads leave nothing in memory', () => {
+  let good: string;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    good = fresh();
+    const m = buildCnn({ seed: 1 }); // compiled: the saved model has a training config (Adam)
+    await saveModel(m, good);
+    m.dispose();
+  });
+  type Json = {
+    modelTopology: { config: { layers: { class_name: string }[] } };
+    weightsManifest: { weights: { name: string; shape: number[] }[] }[];
+    trainingConfig: { loss: string; optimizer_config: { class_name: string } };
+  };
+  const damaged = (edit: (j: Json) => void) => {
+    const dir = fresh();
+    mkdirSync(dir);
+    for (const f of readdirSync(good)) writeFileSync(join(dir, f), readFileSync(join(good, f)));
+    const j = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    edit(j);
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(j));
+    return dir;
+  };
+  // Each case makes tfjs fail at a different step, after it has made some of the model's variables.
+  const cases: [string, (j: Json) => void, RegExp][] = [
+    [
+      'an unknown layer after four built ones',
+      (j) => {
+        j.modelTopology.config.layers[4].class_name = 'NoSuchLayer';
+      },
+      /NoSuchLayer/,
+    ],
+    [
+      'a weight whose shape does not fit its layer (same bytes)',
+      (j) => {
+        j.weightsManifest[0].weights[0].shape = [1, 2, 2, 64];
+      },
+      /[Ss]hape/,
+    ],
+    [
+      'a weight the model does not have',
+      (j) => {
+        j.weightsManifest[0].weights[7].name = 'nowhere/bias';
+      },
+      /no target variable/,
+    ],
+    [
+      'a training config with an unknown loss (after the optimizer was made)',
+      (j) => {
+        j.trainingConfig.loss = 'no_such_loss';
+      },
+      /no_such_loss|noSuchLoss|[Ll]oss/,
+    ],
+    [
+      'an unknown optimizer',
+      (j) => {
+        j.trainingConfig.optimizer_config.class_name = 'NoSuchOptimizer';
+      },
+      /NoSuchOptimizer/,
+    ],
+  ];
+  for (const [name, edit, message] of cases) {
+    it(`${name}: BAD_MODEL, and 20 failures leave no tensor`, async () => {
+      const dir = damaged(edit);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 20; i++) {
+        const err = await badModelError(dir);
+        expect(err).toBeInstanceOf(FashionMnistError);
+        expect(err.code).toBe('BAD_MODEL');
+        expect(err.message).toMatch(message);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it('a loaded compiled model frees its optimizer too when disposed', async () => {
+    (await loadModel(good)).dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) {
+      const model = await loadModel(good);
+      expect(model.optimizer.getClassName()).toBe('Adam');
+      model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('what loadModel refuses before reading', () => {
+  let good: string;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    good = fresh();
+    const m = buildCnn({ seed: 1 });
+    await saveModel(m, good);
+    m.dispose();
+  });
+  const copy = () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    for (const f of readdirSync(good)) writeFileSync(join(dir, f), readFileSync(join(good, f)));
+    return dir;
+  };
+
+  it('a huge file in a shard’s place is refused by its size, without reading it', async () => {
+    const dir = copy();
+    truncateSync(join(dir, 'group1-shard1of1.bin'), 8 * 1024 ** 3); // sparse: 8 GiB that take no disk
+    const err = await badModelError(dir);
+    expect(err.code).toBe('BAD_MODEL');
+    expect(err.message).toMatch(/hold 8589934592 bytes, more than the 1651112/);
+  });
+
+  it('a FIFO or a directory in a shard’s place is refused (a FIFO would block a read forever)', async () => {
+    const dir = copy();
+    rmSync(join(dir, 'group1-shard1of1.bin'));
+    execFileSync('mkfifo', [join(dir, 'group1-shard1of1.bin')]);
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: 'BAD_MODEL',
+      message: expect.stringMatching(/is not a regular file/),
+    });
+    const dir2 = copy();
+    rmSync(join(dir2, 'group1-shard1of1.bin'));
+    mkdirSync(join(dir2, 'group1-shard1of1.bin'));
+    await expect(loadModel(dir2)).rejects.toMatchObject({ code: 'BAD_MODEL' });
+    const dir3 = copy();
+    rmSync(join(dir3, 'model.json'));
+    mkdirSync(join(dir3, 'model.json'));
+    await expect(loadModel(dir3)).rejects.toMatchObject({ code: 'BAD_MODEL' });
+  });
+
+  it('a model.json over 32 MiB is TOO_LARGE, without reading it', async () => {
+    const dir = copy();
+    truncateSync(join(dir, 'model.json'), 64 * 1024 * 1024);
+    await expect(loadModel(dir)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+  });
+
+  it('a manifest declaring more than 1 GiB of weights is TOO_LARGE before any weight is read', async () => {
+    const dir = copy();
+    const j = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    j.weightsManifest[0].weights[4].shape = [1568, 256, 1000];
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(j));
+    await expect(loadModel(dir)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+  });
+
+  it.skipIf(process.getuid?.() === 0)(
+    'an unreadable file is IO_ERROR with its path [skipped as root, who reads anything]',
+    async () => {
+      const dir = copy();
+      chmodSync(join(dir, 'group1-shard1of1.bin'), 0);
+      await expect(loadModel(dir)).rejects.toMatchObject({
+        code: 'IO_ERROR',
+        path: join(dir, 'group1-shard1of1.bin'),
+      });
+    },
+  );
+});
+
+describe('leftovers of killed saves', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  /** The id of a process that has ended (a child that ran and exited). */
+  const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid as number;
+  const leftover = (parent: string, kind: 'tmp' | 'old', pid: number, hex: string) => {
+    const p = join(parent, `.model.${kind}-${pid}-${hex}`);
+    mkdirSync(p);
+    writeFileSync(join(p, 'group1-shard1of1.bin'), Buffer.alloc(1000));
+    return p;
+  };
+
+  it('the next save removes those of processes that are gone, or over an hour old, and keeps the rest', async () => {
+    const parent = fresh();
+    const dir = join(parent, 'model');
+    const m = buildCnn({ seed: 1 });
+    await saveModel(m, dir);
+    const dead = deadPid();
+    const gone = [leftover(parent, 'tmp', dead, 'aaaaaaaa'), leftover(parent, 'old', dead, 'bbbbbbbb')];
+    // A save in progress in a live process (this one): kept, unless it is over an hour old.
+    const live = leftover(parent, 'tmp', process.pid, 'cccccccc');
+    const ancient = leftover(parent, 'old', process.pid, 'dddddddd');
+    const hoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    utimesSync(ancient, hoursAgo, hoursAgo);
+    // Not ours: other names are never touched.
+    mkdirSync(join(parent, '.other.tmp-1-eeeeeeee'));
+    mkdirSync(join(parent, '.model.tmp-notapid'));
+    await saveModel(m, dir);
+    for (const p of [...gone, ancient]) expect(existsSync(p)).toBe(false);
+    expect(readdirSync(parent).sort()).toEqual(
+      ['.model.tmp-notapid', '.other.tmp-1-eeeeeeee', `.model.tmp-${process.pid}-cccccccc`, 'model'].sort(),
+    );
+    expect(existsSync(live)).toBe(true);
+    m.dispose();
+  });
+
+  it('a save killed between its two renames: loadModel says where the previous model waits', async () => {
+    const parent = fresh();
+    const dir = join(parent, 'model');
+    const m = buildCnn({ seed: 1 });
+    await saveModel(m, dir);
+    const aside = join(parent, `.model.old-${deadPid()}-abcdef01`);
+    renameSync(dir, aside); // what the kill leaves: the old model moved aside, the new one not yet in place
+    const err = await badModelError(dir);
+    expect(err.code).toBe('BAD_MODEL');
+    expect(err.message).toContain(`the previous model is in ${aside}`);
+    m.dispose();
+  });
+
+  it('a real kill -9 during saves leaves leftovers that the next save removes', async () => {
+    const parent = fresh();
+    const dir = join(parent, 'model');
+    // A child that saves a model over and over, with small shards (many writes) until it is killed.
+    const script = `
+      import * as tf from '@tensorflow/tfjs-core';
+      import '@tensorflow/tfjs-backend-cpu';
+      import { buildCnn } from ${JSON.stringify(join(process.cwd(), 'src/cnn/build.ts'))};
+      import { saveModel } from ${JSON.stringify(join(process.cwd(), 'src/cnn/io-node.ts'))};
+      await tf.setBackend('cpu');
+      const m = buildCnn({ seed: 1 });
+      for (let i = 0; ; i++) {
+        await saveModel(m, ${JSON.stringify(dir)}, { shardBytes: 20_000 });
+        if (i === 0) process.stdout.write('saved\\n');
+      }
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((ok, fail) => {
+      child.stdout.once('data', () => ok());
+      child.once('exit', (code) => fail(new Error(`the saving child exited early (${code})`)));
+    });
+    // Kill it until it leaves something behind mid-save (each save is mostly writing, so this comes soon).
+    let killed = child;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      await new Promise((r) => setTimeout(r, 50 + attempt * 7));
+      killed.kill('SIGKILL');
+      await new Promise((r) => killed.once('exit', r));
+      if (readdirSync(parent).some((n) => n.startsWith('.model.'))) break;
+      killed = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise((r) => killed.stdout.once('data', r));
+    }
+    const leftovers = readdirSync(parent).filter((n) => n.startsWith('.model.'));
+    expect(leftovers.length).toBeGreaterThan(0);
+    const m = buildCnn({ seed: 2 });
+    await saveModel(m, dir);
+    expect(readdirSync(parent)).toEqual(['model']);
+    (await loadModel(dir)).dispose();
+    m.dispose();
   });
 });

@@ -33,9 +33,12 @@ describe('pretrained model', () => {
   });
 
   it('the universal loader refuses file: URLs with a pointer to the Node entry', async () => {
-    await expect(loadPretrainedUrl()).rejects.toThrow(/fashion-mnist-tfjs\/node/);
+    await expect(loadPretrainedUrl()).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/fashion-mnist-tfjs\/node/),
+    });
     await expect(loadPretrainedUrl({ url: 'http://127.0.0.1:9/none/model.json' })).rejects.toMatchObject({
-      code: 'BAD_MODEL',
+      code: 'DOWNLOAD_FAILED',
     });
   });
 
@@ -43,14 +46,31 @@ describe('pretrained model', () => {
     const err = await loadPretrained({ dir: join(pretrainedModelDir(), 'does-not-exist') }).catch((e) => e);
     expect(err).toBeInstanceOf(FashionMnistError);
     expect(err.code).toBe('BAD_MODEL');
-    expect(err.message).toMatch(/no pretrained model in/);
+    expect(err.message).toMatch(/no model\.json in/);
   });
 
-  it('both loaders reject unknown options instead of ignoring them', async () => {
+  it('both loaders reject unknown options and names instead of ignoring them', async () => {
     await expect(loadPretrained({ dri: dir } as never)).rejects.toThrow(/unknown option 'dri'/);
-    await expect(loadPretrainedUrl({ uri: 'x' } as never)).rejects.toThrow(TypeError);
-    await expect(loadPretrained('models' as never)).rejects.toThrow(/options must be an object/);
+    await expect(loadPretrainedUrl({ uri: 'x' } as never)).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    await expect(loadPretrained('models' as never)).rejects.toMatchObject({
+      code: 'BAD_OPTION',
+      message: expect.stringMatching(/"models" is not a shipped model; the names are 'fashion-cnn'/),
+    });
+    expect(() => pretrainedModelUrl('nope' as never)).toThrow(/not a shipped model/);
   });
+
+  it.skipIf(!shipped || dir !== pretrainedModelDir())(
+    `loads a shipped model by name: loadPretrained('fashion-cnn')${why}`,
+    async () => {
+      const before = tf.memory().numTensors;
+      for (const arg of ['fashion-cnn', { name: 'fashion-cnn' }, undefined] as const) {
+        const model = await loadPretrained(arg);
+        expect(countTrainableParams(model)).toBe(412_778);
+        model.dispose();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
   it.skipIf(!shipped)(
     `loads from disk: the reference architecture, small float16 weights${why}`,
