@@ -19,6 +19,7 @@ import {
   mergeOptions,
   show,
 } from '../internal/validate.js';
+import { registerSeededDropout } from './dropout.js';
 import { buildModel, checkTimeout, DEFAULT_TIMEOUT_MS, type LoadedArtifacts } from './io.js';
 import {
   checkModelJson,
@@ -468,6 +469,9 @@ export async function loadModelFile(
   timeoutMs: number,
 ): Promise<tfl.LayersModel> {
   registerRandomErasing();
+  // Dropout layers come back as SeededDropout (the same layer under the same class name), so that trainCnn can
+  // seed their masks and a resumed run replays an uninterrupted one.
+  registerSeededDropout();
   const artifacts = await readModelFiles(jsonPath, where, timeoutMs);
   return buildModel(artifacts, where, dirname(jsonPath));
 }

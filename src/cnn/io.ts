@@ -10,6 +10,7 @@ import { registerRandomErasing } from '../augment/random-erasing-layer.js';
 import { FashionMnistError } from '../errors.js';
 import { concatBytes } from '../internal/bytes.js';
 import { checkNumber } from '../internal/validate.js';
+import { registerSeededDropout } from './dropout.js';
 import { type CheckedModelJson, checkModelJson, MAX_MODEL_JSON_BYTES } from './weights.js';
 
 /** Default of every loader's `timeoutMs`: 60 s per file read or request (as `loadFashionMnist`). */
@@ -65,6 +66,9 @@ export async function buildModel(
   source: string,
 ): Promise<tfl.LayersModel> {
   registerRandomErasing();
+  // Dropout layers come back as SeededDropout (the same layer under the same class name), so that trainCnn can
+  // seed their masks and a resumed run replays an uninterrupted one.
+  registerSeededDropout();
   const bad = (message: string, cause: unknown) =>
     new FashionMnistError('BAD_MODEL', `${where}: cannot build the model in ${source}: ${message}`, {
       path: source,

@@ -5,6 +5,7 @@ import { registerRandomErasing } from '../augment/random-erasing-layer.js';
 import { packageRoot } from '../data/node.js';
 import { FashionMnistError } from '../errors.js';
 import { requireBackend } from '../internal/backend.js';
+import { registerSeededDropout } from './dropout.js';
 import { buildModel, fetchModelArtifacts } from './io.js';
 import { hasModel, loadModelFile, MODEL_JSON } from './io-node.js';
 import {
@@ -68,6 +69,9 @@ export async function loadPretrained(
   }
   requireBackend(where);
   registerRandomErasing();
+  // Dropout layers come back as SeededDropout (the same layer under the same class name), so that trainCnn can
+  // seed their masks and a resumed run replays an uninterrupted one.
+  registerSeededDropout();
   if (source.kind === 'url') {
     const at = url as URL;
     if (at.protocol === 'file:') return loadModelFile(fileURLToPath(at), where, source.timeoutMs);

@@ -3,6 +3,7 @@ import { registerRandomErasing } from '../augment/random-erasing-layer.js';
 import { FashionMnistError } from '../errors.js';
 import { requireBackend } from '../internal/backend.js';
 import { badOption, mergeOptions, show } from '../internal/validate.js';
+import { registerSeededDropout } from './dropout.js';
 import { buildModel, checkTimeout, DEFAULT_TIMEOUT_MS, fetchModelArtifacts } from './io.js';
 
 /**
@@ -206,6 +207,9 @@ export async function loadPretrained(
   }
   requireBackend(where);
   registerRandomErasing();
+  // Dropout layers come back as SeededDropout (the same layer under the same class name), so that trainCnn can
+  // seed their masks and a resumed run replays an uninterrupted one.
+  registerSeededDropout();
   const artifacts = await fetchModelArtifacts(url, where, source.timeoutMs);
   return buildModel(artifacts, where, url);
 }
