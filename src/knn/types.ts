@@ -23,6 +23,18 @@ export type KnnMetric = 'euclidean' | 'cosine';
 export type KnnWeights = 'uniform' | 'distance';
 
 /**
+ * How a tie in votes is broken: `'nearest'` (default) gives it to the class of the nearest neighbour among the
+ * tied classes; `'lowest'` to the tied class that comes first in `classes` — scikit-learn's rule, and
+ * @tensorflow-models/knn-classifier's for labels 0, 1, 2, ….
+ *
+ * @example
+ * ```ts
+ * const ties: KnnTies = 'lowest';
+ * ```
+ */
+export type KnnTies = 'nearest' | 'lowest';
+
+/**
  * Images or feature vectors for a k-NN model: a tensor whose first axis is the sample axis (`[N, 28, 28, 1]`,
  * `[N, 28, 28]`, `[N, 784]`, …) or a flat row-major typed array (such as `Split.images`).
  *
@@ -232,6 +244,8 @@ export interface KnnOptions {
    * rows).
    */
   metric: KnnMetric;
+  /** How a tie in votes is broken (see {@link KnnTies}); default `'nearest'`. */
+  ties: KnnTies;
   /** Query rows per matrix product, or `'auto'` (default) to size chunks from `memoryBudget`. */
   batchSize: number | 'auto';
   /**
@@ -288,4 +302,50 @@ export interface KnnNeighbours {
   indices: Int32Array;
   /** Euclidean distances (not squared, as scikit-learn returns them), or `1 − cos` for `metric: 'cosine'`. */
   distances: Float32Array;
+}
+
+/**
+ * Options that a saved classifier does not fix (how and where it searches), for `KnnClassifier.fromBytes`; the
+ * model options (`k`, `metric`, `weights`, `ties`) come from the saved bytes.
+ *
+ * @example
+ * ```ts
+ * const knn = KnnClassifier.fromBytes(bytes, { search: knnWorkerPool({ workers: 2 }) });
+ * ```
+ */
+export type KnnRestoreOptions = Partial<Pick<KnnOptions, 'search' | 'batchSize' | 'memoryBudget'>>;
+
+/**
+ * Options of `KnnClassifier.predictClass`.
+ *
+ * @example
+ * ```ts
+ * await knn.predictClass(embedding, { k: 3 });
+ * ```
+ */
+export interface PredictClassOptions {
+  /**
+   * Neighbours that vote (default: the classifier's `k`). While the classifier holds fewer examples, all of
+   * them vote, as in @tensorflow-models/knn-classifier.
+   */
+  k?: number;
+}
+
+/**
+ * What `KnnClassifier.predictClass` returns for one example: @tensorflow-models/knn-classifier's result, with
+ * labels as given (not turned into strings).
+ *
+ * @example
+ * ```ts
+ * const { label, classIndex, confidences } = await knn.predictClass(embedding);
+ * console.log(label, confidences.get(label)); // 'cat' 0.6
+ * ```
+ */
+export interface KnnClassPrediction<L extends KnnLabel = number> {
+  /** The predicted label. */
+  label: L;
+  /** Its position in `classes`. */
+  classIndex: number;
+  /** Every class's share of the votes (votes / k for uniform weights), in the order of `classes`. */
+  confidences: Map<L, number>;
 }

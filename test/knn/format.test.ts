@@ -31,17 +31,34 @@ describe('k-NN saved format', () => {
   });
 
   for (const dtype of ['uint8', 'float32'] as const) {
-    it(`round-trips a ${dtype} classifier exactly, string and number labels kept as given`, () => {
-      const s = state(dtype, ['shirt', 7, 'bag']);
-      const bytes = encodeKnnState(s);
-      const back = decodeKnnState(bytes);
-      expect(back.features).toBeInstanceOf(s.features.constructor);
-      expect(Array.from(back.features)).toEqual(Array.from(s.features));
-      expect(Array.from(back.classIndex)).toEqual(Array.from(s.classIndex));
-      expect(back).toMatchObject({ k: 3, metric: 'cosine', weights: 'distance', rows: 7, dims: 5 });
-      expect(back.classes).toEqual(['shirt', 7, 'bag']);
-    });
+    for (const classes of [
+      ['shirt', 'bag', 'sock'],
+      [7, -3, 2 ** 31 - 1],
+    ]) {
+      it(`round-trips a ${dtype} classifier exactly, labels ${classes} kept as given`, () => {
+        const s = { ...state(dtype, classes), ties: 'lowest' as const };
+        const bytes = encodeKnnState(s);
+        const back = decodeKnnState(bytes);
+        expect(back.features).toBeInstanceOf(s.features.constructor);
+        expect(Array.from(back.features)).toEqual(Array.from(s.features));
+        expect(Array.from(back.classIndex)).toEqual(Array.from(s.classIndex));
+        expect(back).toMatchObject({ k: 3, metric: 'cosine', weights: 'distance', ties: 'lowest', rows: 7 });
+        expect(back.classes).toEqual(classes);
+      });
+    }
   }
+
+  it('a header without ties reads as nearest; mixed, repeated or non-int32 labels are BAD_FILE', () => {
+    expect(decodeKnnState(encodeKnnState(state('uint8'))).ties).toBe('nearest');
+    for (const classes of [
+      ['shirt', 7, 'bag'],
+      [1, 2, 1],
+      [0.5, 1, 2],
+      [2 ** 31, 1, 2],
+    ]) {
+      expect(codeOf(() => decodeKnnState(encodeKnnState(state('uint8', classes))))).toBe('BAD_FILE');
+    }
+  });
 
   it('keeps uint8 pixels at one byte each', () => {
     const s = state('uint8');
