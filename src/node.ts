@@ -19,6 +19,7 @@ export { loadPretrained } from './cnn/pretrained-node.js';
 export type { WeightQuantization } from './cnn/weights.js';
 export { defaultCacheDir, type LoadNodeOptions, loadFashionMnist, loadSample } from './data/node.js';
 export * from './index.js';
+export { type LoadKnnOptions, loadKnn, type SaveKnnResult, saveKnn } from './knn/io-node.js';
 export {
   type KnnWorkerPool,
   type KnnWorkerPoolOptions,

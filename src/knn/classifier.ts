@@ -158,18 +158,9 @@ export class KnnClassifier<L extends KnnLabel = number> {
     bytes: Uint8Array,
     options?: KnnRestoreOptions,
   ): KnnClassifier<L> {
-    return KnnClassifier.restore<L>('KnnClassifier.fromBytes', bytes, options, 'k-NN classifier bytes');
-  }
-
-  /** @internal fromBytes with the caller's name (loadKnn) and the file's name in BAD_FILE messages. */
-  static restore<L extends KnnLabel>(
-    where: string,
-    bytes: Uint8Array,
-    options: KnnRestoreOptions | undefined,
-    name: string,
-  ): KnnClassifier<L> {
+    const where = 'KnnClassifier.fromBytes';
     const runtime = mergeOptions<KnnRestoreOptions>(where, RESTORE_DEFAULTS, options);
-    const state = decodeKnnState(bytes, name);
+    const state = decodeKnnState(bytes, 'k-NN classifier bytes');
     const knn = new KnnClassifier<L>({
       ...runtime,
       k: state.k,
