@@ -1,6 +1,7 @@
 // The one k-NN classifier. It checks inputs, keeps the labels and votes; where and how the neighbours are
 // searched is a strategy object (option `search`): the TensorFlow.js search by default, Node worker threads
 // with `knnWorkerPool()` from the /node entry. Universal: nothing here may reach a Node built-in.
+import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
 import { badOption, checkFunction, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { accuracy } from '../metrics/metrics.js';
@@ -268,7 +269,11 @@ export class KnnClassifier<L extends KnnLabel = number> {
   addExample(example: KnnFeatures, label: L): this {
     const where = 'KnnClassifier.addExample';
     this.requireUsable(where);
-    const row = this.readOne(where, example);
+    const row = this.readOne(
+      where,
+      example,
+      this.state.kind === 'fitted' ? this.state.fitted.set.dims : undefined,
+    );
     this.append(where, row, [label]);
     return this;
   }
@@ -590,25 +595,39 @@ export class KnnClassifier<L extends KnnLabel = number> {
 
   /** One example of any shape, flattened, as one row (`dims` values when the classifier has examples). */
   private readOne(where: string, example: KnnFeatures, dims?: number): KnnRows {
-    const size =
-      example instanceof Object && 'size' in example && typeof example.size === 'number'
-        ? example.size
-        : (example as ArrayLike<number>)?.length;
-    if (typeof size !== 'number' || size === 0) {
-      return readFeatures(where, example, { dims: dims ?? 1, rowsHint: 1 }); // reports what is wrong
+    let flat: unknown = example;
+    if (example instanceof tf.Tensor) {
+      if (example.isDisposed) {
+        throw new FashionMnistError('BAD_INPUT', `${where}: the example tensor has been disposed`);
+      }
+      if (example.dtype === 'string' || example.dtype === 'complex64') {
+        throw new FashionMnistError(
+          'BAD_INPUT',
+          `${where}: the example must be numeric, received ${example.dtype}`,
+        );
+      }
+      flat = example.dataSync();
     }
-    const d = dims ?? size;
-    const flat =
-      (example as { dataSync?: () => ArrayLike<number> }).dataSync !== undefined
-        ? readFeatures(where, example, { rowsHint: 1 })
-        : readFeatures(where, example, { dims: size });
-    if (flat.rows * flat.dims !== d) {
+    if (!ArrayBuffer.isView(flat) || flat instanceof DataView) {
       throw new FashionMnistError(
-        'BAD_SHAPE',
-        `${where}: one example of ${d} values was expected (the feature size of this classifier), received ${flat.rows * flat.dims} values`,
+        'BAD_INPUT',
+        `${where}: an example must be a tf.Tensor or a typed array of its feature values, received ${show(example)}`,
       );
     }
-    return { values: flat.values, rows: 1, dims: d };
+    const n = (flat as unknown as ArrayLike<number>).length;
+    if (n === 0) {
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        `${where}: the example has no values; pass its feature vector`,
+      );
+    }
+    if (dims !== undefined && n !== dims) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: an example of ${dims} values was expected (the feature size of this classifier), received ${n}`,
+      );
+    }
+    return readFeatures(where, flat, { dims: n });
   }
 
   private append(where: string, data: KnnRows, labels: ArrayLike<unknown>): void {
