@@ -166,7 +166,7 @@ for (const backend of BACKENDS) {
       knn.clearClass(10);
       const keep = y.map((v, i) => (v === 10 ? -1 : i)).filter((i) => i >= 0);
       const xs = new Uint8Array(keep.length * dims);
-      keep.forEach((i, at) => xs.set(x.subarray(i * dims, (i + 1) * dims), at * dims));
+      for (const [at, i] of keep.entries()) xs.set(x.subarray(i * dims, (i + 1) * dims), at * dims);
       const rest = new KnnClassifier({ k: 3 }).fit(
         xs,
         keep.map((i) => y[i]),
