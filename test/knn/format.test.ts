@@ -99,3 +99,23 @@ describe('k-NN saved format', () => {
     expect(failures).toBeGreaterThan(1900);
   });
 });
+
+describe('k-NN saved format: size of the full-data classifier', () => {
+  it('60,000 × 784 uint8 pixels with 10 classes take at most 50 MB (one byte per pixel)', () => {
+    const rows = 60_000;
+    const dims = 784;
+    const bytes = encodeKnnState({
+      k: 5,
+      metric: 'euclidean',
+      weights: 'uniform',
+      rows,
+      dims,
+      features: new Uint8Array(rows * dims),
+      classIndex: Uint32Array.from({ length: rows }, (_, i) => i % 10),
+      classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    });
+    expect(bytes.length).toBeLessThanOrEqual(50_000_000);
+    expect(bytes.length).toBeLessThan(rows * dims + rows * 4 + 1024);
+    expect(decodeKnnState(bytes).features).toBeInstanceOf(Uint8Array);
+  });
+});
