@@ -43,6 +43,7 @@ class IndexHandle {
     readonly index: KnnIndex,
     /** Training rows the index covers (rows [0, rows) of the training set). */
     readonly rows: number,
+    private readonly onRelease: (handle: IndexHandle) => void,
   ) {}
 
   acquire(): void {
@@ -63,7 +64,10 @@ class IndexHandle {
   /** Disposes the index now (once). */
   kill(): Promise<void> {
     this.retired = true;
-    this.released ??= release(this.index);
+    if (this.released === null) {
+      this.released = release(this.index);
+      this.onRelease(this);
+    }
     return this.released;
   }
 }
@@ -139,6 +143,8 @@ export class KnnClassifier<L extends KnnLabel = number> {
   readonly options: Readonly<KnnOptions>;
   private state: State = { kind: 'empty' };
   private stats: SearchStats | null = null;
+  /** Every index not yet released: the current one, and replaced ones that searches still use. */
+  private readonly live = new Set<IndexHandle>();
 
   constructor(options?: Partial<KnnOptions>) {
     this.options = resolveKnnOptions('KnnClassifier', options);
@@ -245,10 +251,10 @@ export class KnnClassifier<L extends KnnLabel = number> {
     const set = new TrainingSet(data.dims);
     set.append(data, set.classify(where, values));
     const fitted: Fitted = { set, handle: null, sorted: null };
-    this.buildIndex(where, fitted);
-    const previous = this.state.kind === 'fitted' ? this.state.fitted.handle : null;
+    const current = this.buildIndex(where, fitted);
     this.state = { kind: 'fitted', fitted };
-    if (previous !== null) void previous.kill();
+    // The previous data's indexes go at once: searches still running on them reject with ABORTED.
+    for (const h of [...this.live]) if (h !== current) void h.kill();
     return this;
   }
 
@@ -560,9 +566,9 @@ export class KnnClassifier<L extends KnnLabel = number> {
    * ```
    */
   dispose(): Promise<void> {
-    const s = this.state;
     this.state = { kind: 'disposed' };
-    return s.kind === 'fitted' && s.fitted.handle !== null ? s.fitted.handle.kill() : Promise.resolve();
+    const all = [...this.live].map((h) => h.kill());
+    return Promise.all(all).then(() => undefined);
   }
 
   private requireUsable(where: string): void {
@@ -671,7 +677,12 @@ export class KnnClassifier<L extends KnnLabel = number> {
   /** Builds the search index over every row the training set holds now. */
   private buildIndex(where: string, f: Fitted): IndexHandle {
     const view = f.set.view();
-    const handle = new IndexHandle(this.options.search.index(view, this.options.metric, where), view.rows);
+    const handle = new IndexHandle(
+      this.options.search.index(view, this.options.metric, where),
+      view.rows,
+      (h) => this.live.delete(h),
+    );
+    this.live.add(handle);
     f.handle?.retire();
     f.handle = handle;
     return handle;

@@ -227,6 +227,28 @@ for (const backend of BACKENDS) {
       await Promise.all([knn.dispose(), all.dispose()]);
     });
 
+    it('dispose() also stops a search still running on an index replaced after examples were added', async () => {
+      const x = randomRows(200, 8, 43);
+      const y = randomLabels(200, 3, 44);
+      const before = tf.memory().numTensors;
+      const knn = new KnnClassifier({ k: 3, batchSize: 1 }).fit(x.subarray(0, 100 * 8), y.subarray(0, 100));
+      let other: Promise<unknown> | undefined;
+      let disposing: Promise<void> | undefined;
+      const running = knn.predict(x, {
+        onProgress: (p) => {
+          if (p.done === 1) {
+            knn.addExamples(x.subarray(100 * 8), y.subarray(100));
+            other = knn.predict(x).catch((e: unknown) => e); // builds a new index; the old one is retired
+          }
+          if (p.done === 3) disposing = knn.dispose();
+        },
+      });
+      await expect(running).rejects.toMatchObject({ code: 'ABORTED' });
+      await other;
+      await disposing;
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
     it('no tensors are left by adding, clearing and predictClass, on success and on failure', async () => {
       const x = randomRows(60, 5, 51);
       const y = randomLabels(60, 3, 52);
