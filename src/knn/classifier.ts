@@ -115,15 +115,21 @@ const RESTORE_DEFAULTS: Readonly<KnnRestoreOptions> = Object.freeze({
  * list. Results are therefore exact and identical for any `batchSize`, backend and strategy.
  *
  * Tie rule (contract): when classes have equal votes, the class of the nearest neighbour among the tied
- * classes wins; neighbours at equal distance are ordered by training index.
+ * classes wins (`ties: 'lowest'`: the tied class first in `classes`, scikit-learn's rule); neighbours at equal
+ * distance are ordered by training index (the order in which examples were given).
  *
- * Labels can be numbers (integers that fit in 32 bits) or strings, as scikit-learn's: they are mapped to dense
- * class indices at `fit`, `classes` lists them sorted (the columns of `predictProba`), and `predict` returns
- * them as given (an `Int32Array` for numbers, an array for strings: `new KnnClassifier<string>()`). At most
- * {@link KnnClassifier.MAX_CLASSES} (65,536) distinct labels.
+ * Labels can be numbers (integers that fit in 32 bits) or strings, as scikit-learn's: `classes` lists them
+ * sorted (the columns of `predictProba`), and `predict` returns them as given (an `Int32Array` for numbers, an
+ * array for strings: `new KnnClassifier<string>()`). At most {@link KnnClassifier.MAX_CLASSES} (65,536)
+ * distinct labels.
  *
- * Life cycle: before `fit`, calls fail with `NOT_FITTED`; after `dispose()`, every call (`fit` included) fails
- * with `DISPOSED`, and a search still running when `dispose()` is called rejects with `ABORTED`.
+ * Grows and persists: `addExample(s)` and `clearClass` change the examples without a full rebuild per
+ * example (results always equal `fit` on the same examples); `toBytes()` / `KnnClassifier.fromBytes()` (and
+ * `saveKnn` / `loadKnn`) save and restore it exactly.
+ *
+ * Life cycle: before the first `fit` or `addExample` (and after clearing every class), calls fail with
+ * `NOT_FITTED`; after `dispose()`, every call (`fit` included) fails with `DISPOSED`, and a search still
+ * running when `dispose()` is called rejects with `ABORTED`.
  *
  * @example
  * ```ts

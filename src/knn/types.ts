@@ -217,8 +217,10 @@ export interface KnnSearch {
   /** A short name for messages (`'tfjs'`, `'worker pool'`). */
   readonly name: string;
   /**
-   * Indexes a training set; called by `fit`, synchronously. Work that needs to wait (starting threads) may
-   * go on in the background: the index's `search` waits for it and reports its failure.
+   * Indexes a training set; called by `fit` and `fromBytes`, and again by the first search after examples were
+   * added or removed (when enough were added: see `addExample`), synchronously. Work that needs to wait
+   * (starting threads) may go on in the background: the index's `search` waits for it and reports its
+   * failure. `train.values` is never modified afterwards; the index may keep it.
    */
   index(train: KnnRows, metric: KnnMetric, where: string): KnnIndex;
 }
@@ -232,7 +234,10 @@ export interface KnnSearch {
  * ```
  */
 export interface KnnOptions {
-  /** Number of neighbours that vote (1 ≤ k ≤ number of training rows). Default 5. */
+  /**
+   * Number of neighbours that vote (1 ≤ k ≤ number of training rows: checked at `fit`, and by `predict` and
+   * the like when examples were added one at a time). Default 5.
+   */
   k: number;
   /**
    * `'uniform'` (default): one vote each; `'distance'`: weight 1/d (neighbours at distance 0 take the whole

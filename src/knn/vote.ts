@@ -54,7 +54,8 @@ export function addVotes(
 /**
  * The predicted class for one row from its votes. Tie rule (part of the contract): when several classes
  * share the highest vote, the class of the nearest neighbour among those classes wins. Neighbours are
- * ordered by exact distance, then by training index, so the winner is always well defined.
+ * ordered by exact distance, then by training index, so the winner is always well defined. With `rank`
+ * (`ties: 'lowest'`: each class's position in the sorted classes), the tied class of lowest rank wins instead.
  *
  * @example
  * ```ts
