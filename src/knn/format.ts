@@ -181,10 +181,11 @@ export function decodeKnnState(bytes: Uint8Array, name = 'k-NN classifier'): Knn
   const expected = view.getUint32(total - 4, true);
   const actual = crc32(bytes.subarray(0, total - 4));
   if (expected !== actual) throw bad('checksum mismatch (the file is damaged)', name);
-  const features =
-    dtype === 'uint8'
-      ? bytes.slice(matrixAt, matrixAt + matrixBytes)
-      : new Float32Array(bytes.slice(matrixAt, matrixAt + matrixBytes).buffer);
+  // A private copy in a buffer of its own: `bytes` may be a Node Buffer, whose slice() is a view into a shared
+  // pool (the classifier would change with it, and `.buffer` would be the whole pool).
+  const copy = new Uint8Array(matrixBytes);
+  copy.set(bytes.subarray(matrixAt, matrixAt + matrixBytes));
+  const features = dtype === 'uint8' ? copy : new Float32Array(copy.buffer);
   if (features instanceof Float32Array && !features.every(Number.isFinite)) {
     throw bad('the training matrix holds NaN or infinite values', name);
   }

@@ -60,6 +60,21 @@ describe('k-NN saved format', () => {
     }
   });
 
+  it('decodes from a Node Buffer (a view into a shared pool) into a private copy', () => {
+    for (const dtype of ['uint8', 'float32'] as const) {
+      const s = state(dtype);
+      const encoded = encodeKnnState(s);
+      // A pooled Buffer at an odd offset, as readFileSync gives for small files.
+      const pool = Buffer.alloc(encoded.length + 13);
+      pool.set(encoded, 13);
+      const buffer = pool.subarray(13);
+      const back = decodeKnnState(buffer);
+      expect(Array.from(back.features)).toEqual(Array.from(s.features));
+      buffer.fill(0);
+      expect(Array.from(back.features)).toEqual(Array.from(s.features)); // not a view of the caller's bytes
+    }
+  });
+
   it('keeps uint8 pixels at one byte each', () => {
     const s = state('uint8');
     expect(encodeKnnState(s).length).toBeLessThan(s.rows * s.dims + s.rows * 4 + 200);
