@@ -697,7 +697,7 @@ export class KnnClassifier<L extends KnnLabel = number> {
   /**
    * The k nearest of the snapshot's rows for every query row: the index for the rows it covers, the rows
    * added since searched exactly beside it. The index is rebuilt first when those rows are as many as the
-   * indexed ones, or when searching them would cost more than rebuilding (query rows × added rows ≥ rows).
+   * indexed ones, or when searching them would cost more than rebuilding (query rows × added rows ≥ 4 × rows).
    */
   private async search(
     where: string,
@@ -709,7 +709,10 @@ export class KnnClassifier<L extends KnnLabel = number> {
   ): Promise<NeighbourLists> {
     let handle = f.handle;
     const tail = snap.rows - (handle?.rows ?? 0);
-    if (handle === null || (tail > 0 && (tail >= handle.rows || tail * query.rows >= snap.rows))) {
+    // Rebuilding touches every row a few times (layout, norms, upload); searching the tail exactly costs one
+    // pass over it per query row: rebuild when that pass would cost about as much (factor 4), or when the tail
+    // has grown as large as the index (which keeps the cost per added example amortised O(features)).
+    if (handle === null || (tail > 0 && (tail >= handle.rows || tail * query.rows >= 4 * snap.rows))) {
       handle = this.buildIndex(where, f);
     }
     const indexed = handle.rows;

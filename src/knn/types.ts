@@ -194,6 +194,9 @@ export interface KnnIndex {
   /**
    * The `job.k` nearest training rows of every query row, in query order. Contract (the classifier's votes
    * and its tie rule rely on it): exact distances, nearest first, equal distances by lower training index.
+   * The distances must be bit for bit those of NeighbourIndex's refinement (float64 from the float32 query
+   * values, features summed in order; cosine as 1 − a·b / (‖a‖‖b‖) clamped to [0, 2], 1 for a zero row):
+   * rows added since the index was built are searched with that formula (src/knn/tail.ts) and merged.
    * Rejects with `FashionMnistError` `ABORTED` when the index is disposed before the search finishes.
    */
   search(job: KnnSearchJob): Promise<{ lists: NeighbourLists; stats: SearchStats }>;
