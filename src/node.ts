@@ -22,6 +22,7 @@ export type { WeightQuantization } from './cnn/weights.js';
 export { defaultCacheDir, loadFashionMnist, loadSample } from './data/node.js';
 export type { LoadFashionMnistOptions } from './data/options.js';
 export * from './index.js';
+export { type LoadKnnOptions, loadKnn, type SaveKnnResult, saveKnn } from './knn/io-node.js';
 export {
   type KnnWorkerPool,
   type KnnWorkerPoolOptions,

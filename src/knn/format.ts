@@ -7,7 +7,7 @@
 //   8   u16      format version (1)
 //   10  u16      0 (reserved)
 //   12  u32      header length H (bytes of UTF-8 JSON)
-//   16  H bytes  header JSON: { k, metric, weights, rows, dims, dtype, classes }
+//   16  H bytes  header JSON: { k, metric, weights, ties, rows, dims, dtype, classes }
 //   …   padding with zeros to a multiple of 8
 //   …   rows·dims elements of `dtype` (the training matrix, row-major)
 //   …   rows u32: each row's class index into `classes`
@@ -30,6 +30,8 @@ export interface KnnState {
   k: number;
   metric: 'euclidean' | 'cosine';
   weights: 'uniform' | 'distance';
+  /** Tie rule of the votes (absent in the header reads as `'nearest'`). */
+  ties?: 'nearest' | 'lowest';
   rows: number;
   dims: number;
   /** The training matrix, row-major `rows × dims`. */
@@ -67,6 +69,7 @@ export function encodeKnnState(state: KnnState): Uint8Array<ArrayBuffer> {
       k: state.k,
       metric: state.metric,
       weights: state.weights,
+      ties: state.ties ?? 'nearest',
       rows: state.rows,
       dims: state.dims,
       dtype,
@@ -135,7 +138,7 @@ export function decodeKnnState(bytes: Uint8Array, name = 'k-NN classifier'): Knn
       cause: e,
     });
   }
-  const { k, metric, weights, rows, dims, dtype, classes } = header ?? {};
+  const { k, metric, weights, ties = 'nearest', rows, dims, dtype, classes } = header ?? {};
   const isCount = (v: unknown, min: number) =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= 2 ** 31 - 1;
   if (!isCount(k, 1) || !isCount(rows, 1) || !isCount(dims, 1)) {
@@ -145,15 +148,23 @@ export function decodeKnnState(bytes: Uint8Array, name = 'k-NN classifier'): Knn
     throw bad(`unknown metric ${JSON.stringify(metric)}`, name);
   if (weights !== 'uniform' && weights !== 'distance')
     throw bad(`unknown weights ${JSON.stringify(weights)}`, name);
+  if (ties !== 'nearest' && ties !== 'lowest') throw bad(`unknown ties ${JSON.stringify(ties)}`, name);
   if (dtype !== 'uint8' && dtype !== 'float32')
     throw bad(`unknown matrix dtype ${JSON.stringify(dtype)}`, name);
   if (
     !Array.isArray(classes) ||
     classes.length === 0 ||
     classes.length > MAX_CLASSES ||
-    !classes.every((c) => typeof c === 'string' || (typeof c === 'number' && Number.isFinite(c)))
+    !(
+      classes.every((c) => typeof c === 'string') ||
+      classes.every((c) => typeof c === 'number' && Number.isInteger(c) && c >= -(2 ** 31) && c < 2 ** 31)
+    ) ||
+    new Set(classes).size !== classes.length
   ) {
-    throw bad('the header has no valid class list', name);
+    throw bad(
+      'the header has no valid class list (distinct int32 numbers or strings, all of one kind)',
+      name,
+    );
   }
   const r = rows as number;
   const d = dims as number;
@@ -170,10 +181,11 @@ export function decodeKnnState(bytes: Uint8Array, name = 'k-NN classifier'): Knn
   const expected = view.getUint32(total - 4, true);
   const actual = crc32(bytes.subarray(0, total - 4));
   if (expected !== actual) throw bad('checksum mismatch (the file is damaged)', name);
-  const features =
-    dtype === 'uint8'
-      ? bytes.slice(matrixAt, matrixAt + matrixBytes)
-      : new Float32Array(bytes.slice(matrixAt, matrixAt + matrixBytes).buffer);
+  // A private copy in a buffer of its own: `bytes` may be a Node Buffer, whose slice() is a view into a shared
+  // pool (the classifier would change with it, and `.buffer` would be the whole pool).
+  const copy = new Uint8Array(matrixBytes);
+  copy.set(bytes.subarray(matrixAt, matrixAt + matrixBytes));
+  const features = dtype === 'uint8' ? copy : new Float32Array(copy.buffer);
   if (features instanceof Float32Array && !features.every(Number.isFinite)) {
     throw bad('the training matrix holds NaN or infinite values', name);
   }
@@ -187,6 +199,7 @@ export function decodeKnnState(bytes: Uint8Array, name = 'k-NN classifier'): Knn
     k: k as number,
     metric,
     weights,
+    ties,
     rows: r,
     dims: d,
     features,

@@ -1,11 +1,14 @@
 // Entry `fashion-mnist-tfjs/knn` (universal): the exact k-nearest-neighbours classifier, its search-strategy
-// type and the loop-free distance matrix. The worker-thread search strategy for Node is `knnWorkerPool` of
-// `fashion-mnist-tfjs/node`.
+// type, the loop-free distance matrix, and saveKnn / loadKnn (IndexedDB and http(s); the same functions of
+// `fashion-mnist-tfjs/node` also take file paths). The worker-thread search strategy for Node is
+// `knnWorkerPool` of `fashion-mnist-tfjs/node`.
 export { KnnClassifier } from './classifier.js';
 export { type DistanceMatrixOptions, distanceMatrix } from './distance.js';
+export { type LoadKnnOptions, loadKnn, type SaveKnnResult, saveKnn } from './io.js';
 export type {
   KneighborsOptions,
   KnnCallOptions,
+  KnnClassPrediction,
   KnnFeatures,
   KnnIndex,
   KnnLabel,
@@ -14,11 +17,14 @@ export type {
   KnnNeighbours,
   KnnOptions,
   KnnPredictions,
+  KnnRestoreOptions,
   KnnRows,
   KnnSearch,
   KnnSearchJob,
+  KnnTies,
   KnnWeights,
   NeighbourLists,
+  PredictClassOptions,
   SearchProgress,
   SearchStats,
 } from './types.js';

@@ -3,12 +3,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
 import { show } from '../internal/validate.js';
-import type { KnnLabel, KnnRows } from './types.js';
+import type { KnnRows } from './types.js';
 
 /**
  * The most distinct classes a k-NN model accepts (65,536). Votes and `predictProba` rows have one entry per
  * class, so the count is bounded; labels themselves can be any int32 or string (they are mapped to dense class
- * indices at `fit`). Documented as `KnnClassifier.MAX_CLASSES`.
+ * ids by training-set.ts). Documented as `KnnClassifier.MAX_CLASSES`.
  */
 export const MAX_CLASSES = 65_536;
 
@@ -176,72 +176,4 @@ export function readLabelValues(where: string, y: unknown): ArrayLike<unknown> {
     'BAD_INPUT',
     `${where}: labels must be a tf.Tensor, a typed array or an array of numbers or strings, received ${describe(y)}`,
   );
-}
-
-/**
- * Training labels mapped to dense class indices: `classes` sorted (numbers ascending, strings by code unit, as
- * scikit-learn's `classes_`), `indices[i]` the position of label `i` in it.
- */
-export interface ClassIndex {
-  classes: readonly KnnLabel[];
-  indices: Int32Array;
-  /** Whether the labels are numbers (predictions are then an Int32Array). */
-  numeric: boolean;
-  /** Whether `classes` is exactly 0, 1, …, n − 1 (class index and label are the same number). */
-  identity: boolean;
-}
-
-function badLabel(where: string, v: unknown, i: number, why: string): FashionMnistError {
-  return new FashionMnistError(
-    'BAD_LABEL',
-    `${where}: label ${show(v)} at index ${i} ${why}; labels are integers that fit in 32 bits or strings, all of one kind`,
-  );
-}
-
-/**
- * Reads training labels and maps them to dense class indices. Each label is an int32 or a string, all of one
- * kind; at most {@link MAX_CLASSES} distinct ones (BAD_LABEL otherwise, before any work).
- *
- * @example
- * ```ts
- * readClassLabels('KnnClassifier.fit', ['boot', 'bag', 'boot']); // classes ['bag', 'boot'], indices [1, 0, 1]
- * ```
- */
-export function readClassLabels(where: string, y: unknown): ClassIndex {
-  const values = readLabelValues(where, y);
-  const n = values.length;
-  const position = new Map<KnnLabel, number>();
-  let kind: 'number' | 'string' | undefined;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v)) throw badLabel(where, v, i, 'is not an integer');
-      if (v < -(2 ** 31) || v >= 2 ** 31) throw badLabel(where, v, i, 'does not fit in 32 bits');
-    } else if (typeof v !== 'string') {
-      throw badLabel(where, v, i, 'is neither a number nor a string');
-    }
-    const k = typeof v as 'number' | 'string';
-    if (kind === undefined) kind = k;
-    else if (kind !== k) throw badLabel(where, v, i, `is a ${k} but earlier labels are ${kind}s`);
-    if (!position.has(v)) {
-      if (position.size >= MAX_CLASSES) {
-        throw new FashionMnistError(
-          'BAD_LABEL',
-          `${where}: more than ${MAX_CLASSES} distinct labels (KnnClassifier.MAX_CLASSES); k-NN votes need one entry per class — group the labels first`,
-        );
-      }
-      position.set(v, 0);
-    }
-  }
-  const classes = [...position.keys()];
-  if (kind === 'number') (classes as number[]).sort((a, b) => a - b);
-  else classes.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  let identity = kind !== 'string';
-  for (let c = 0; c < classes.length; c++) {
-    position.set(classes[c], c);
-    if (classes[c] !== c) identity = false;
-  }
-  const indices = new Int32Array(n);
-  for (let i = 0; i < n; i++) indices[i] = position.get(values[i] as KnnLabel) as number;
-  return { classes: Object.freeze(classes), indices, numeric: kind !== 'string', identity };
 }

@@ -11,7 +11,7 @@ import { tfjsSearch } from './search.js';
 import type { KnnCallOptions, KnnOptions } from './types.js';
 
 /**
- * Defaults: k = 5, uniform votes, Euclidean distance, chunks sized for a 128 MiB budget (279 query rows
+ * Defaults: k = 5, uniform votes, Euclidean distance, ties to the nearest neighbour's class, chunks sized for a 128 MiB budget (279 query rows
  * against 60,000 training images), the search on the active TensorFlow.js backend.
  *
  * @example
@@ -23,6 +23,7 @@ export const KNN_DEFAULTS: Readonly<KnnOptions> = Object.freeze({
   k: 5,
   weights: 'uniform',
   metric: 'euclidean',
+  ties: 'nearest',
   batchSize: 'auto',
   memoryBudget: 128 * 2 ** 20,
   search: tfjsSearch,
@@ -41,6 +42,7 @@ export function resolveKnnOptions(where: string, options: unknown): Readonly<Knn
   checkNumber(where, 'k', o.k, { integer: true, min: 1 });
   checkOneOf(where, 'weights', o.weights, ['uniform', 'distance'] as const);
   checkOneOf(where, 'metric', o.metric, ['euclidean', 'cosine'] as const);
+  checkOneOf(where, 'ties', o.ties, ['nearest', 'lowest'] as const);
   if (o.batchSize !== 'auto') {
     if (typeof o.batchSize !== 'number') {
       throw badOption(

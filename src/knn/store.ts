@@ -11,7 +11,9 @@ export function indexedDbKey(address: string): string | null {
   if (!address.startsWith(SCHEME)) return null;
   const key = address.slice(SCHEME.length);
   if (key.length === 0) {
-    throw new FashionMnistError('BAD_OPTION', `'${address}' names no classifier; use indexeddb://<name>`);
+    throw new FashionMnistError('BAD_OPTION', `'${address}' names no classifier; use indexeddb://<name>`, {
+      path: address,
+    });
   }
   return key;
 }

@@ -23,6 +23,18 @@ export type KnnMetric = 'euclidean' | 'cosine';
 export type KnnWeights = 'uniform' | 'distance';
 
 /**
+ * How a tie in votes is broken: `'nearest'` (default) gives it to the class of the nearest neighbour among the
+ * tied classes; `'lowest'` to the tied class that comes first in `classes` — scikit-learn's rule, and
+ * @tensorflow-models/knn-classifier's for labels 0, 1, 2, ….
+ *
+ * @example
+ * ```ts
+ * const ties: KnnTies = 'lowest';
+ * ```
+ */
+export type KnnTies = 'nearest' | 'lowest';
+
+/**
  * Images or feature vectors for a k-NN model: a tensor whose first axis is the sample axis (`[N, 28, 28, 1]`,
  * `[N, 28, 28]`, `[N, 784]`, …) or a flat row-major typed array (such as `Split.images`).
  *
@@ -182,6 +194,9 @@ export interface KnnIndex {
   /**
    * The `job.k` nearest training rows of every query row, in query order. Contract (the classifier's votes
    * and its tie rule rely on it): exact distances, nearest first, equal distances by lower training index.
+   * The distances must be bit for bit those of NeighbourIndex's refinement (float64 from the float32 query
+   * values, features summed in order; cosine as 1 − a·b / (‖a‖‖b‖) clamped to [0, 2], 1 for a zero row):
+   * rows added since the index was built are searched with that formula (src/knn/tail.ts) and merged.
    * Rejects with `FashionMnistError` `ABORTED` when the index is disposed before the search finishes.
    */
   search(job: KnnSearchJob): Promise<{ lists: NeighbourLists; stats: SearchStats }>;
@@ -205,8 +220,10 @@ export interface KnnSearch {
   /** A short name for messages (`'tfjs'`, `'worker pool'`). */
   readonly name: string;
   /**
-   * Indexes a training set; called by `fit`, synchronously. Work that needs to wait (starting threads) may
-   * go on in the background: the index's `search` waits for it and reports its failure.
+   * Indexes a training set; called by `fit` and `fromBytes`, and again by the first search after examples were
+   * added or removed (when enough were added: see `addExample`), synchronously. Work that needs to wait
+   * (starting threads) may go on in the background: the index's `search` waits for it and reports its
+   * failure. `train.values` is never modified afterwards; the index may keep it.
    */
   index(train: KnnRows, metric: KnnMetric, where: string): KnnIndex;
 }
@@ -220,7 +237,10 @@ export interface KnnSearch {
  * ```
  */
 export interface KnnOptions {
-  /** Number of neighbours that vote (1 ≤ k ≤ number of training rows). Default 5. */
+  /**
+   * Number of neighbours that vote (1 ≤ k ≤ number of training rows: checked at `fit`, and by `predict` and
+   * the like when examples were added one at a time). Default 5.
+   */
   k: number;
   /**
    * `'uniform'` (default): one vote each; `'distance'`: weight 1/d (neighbours at distance 0 take the whole
@@ -232,6 +252,8 @@ export interface KnnOptions {
    * rows).
    */
   metric: KnnMetric;
+  /** How a tie in votes is broken (see {@link KnnTies}); default `'nearest'`. */
+  ties: KnnTies;
   /** Query rows per matrix product, or `'auto'` (default) to size chunks from `memoryBudget`. */
   batchSize: number | 'auto';
   /**
@@ -288,4 +310,50 @@ export interface KnnNeighbours {
   indices: Int32Array;
   /** Euclidean distances (not squared, as scikit-learn returns them), or `1 − cos` for `metric: 'cosine'`. */
   distances: Float32Array;
+}
+
+/**
+ * Options that a saved classifier does not fix (how and where it searches), for `KnnClassifier.fromBytes`; the
+ * model options (`k`, `metric`, `weights`, `ties`) come from the saved bytes.
+ *
+ * @example
+ * ```ts
+ * const knn = KnnClassifier.fromBytes(bytes, { search: knnWorkerPool({ workers: 2 }) });
+ * ```
+ */
+export type KnnRestoreOptions = Partial<Pick<KnnOptions, 'search' | 'batchSize' | 'memoryBudget'>>;
+
+/**
+ * Options of `KnnClassifier.predictClass`.
+ *
+ * @example
+ * ```ts
+ * await knn.predictClass(embedding, { k: 3 });
+ * ```
+ */
+export interface PredictClassOptions {
+  /**
+   * Neighbours that vote (default: the classifier's `k`). While the classifier holds fewer examples, all of
+   * them vote, as in @tensorflow-models/knn-classifier.
+   */
+  k?: number;
+}
+
+/**
+ * What `KnnClassifier.predictClass` returns for one example: @tensorflow-models/knn-classifier's result, with
+ * labels as given (not turned into strings).
+ *
+ * @example
+ * ```ts
+ * const { label, classIndex, confidences } = await knn.predictClass(embedding);
+ * console.log(label, confidences.get(label)); // 'cat' 0.6
+ * ```
+ */
+export interface KnnClassPrediction<L extends KnnLabel = number> {
+  /** The predicted label. */
+  label: L;
+  /** Its position in `classes`. */
+  classIndex: number;
+  /** Every class's share of the votes (votes / k for uniform weights), in the order of `classes`. */
+  confidences: Map<L, number>;
 }

@@ -54,14 +54,21 @@ export function addVotes(
 /**
  * The predicted class for one row from its votes. Tie rule (part of the contract): when several classes
  * share the highest vote, the class of the nearest neighbour among those classes wins. Neighbours are
- * ordered by exact distance, then by training index, so the winner is always well defined.
+ * ordered by exact distance, then by training index, so the winner is always well defined. With `rank`
+ * (`ties: 'lowest'`: each class's position in the sorted classes), the tied class of lowest rank wins instead.
  *
  * @example
  * ```ts
  * const cls = decide(votes, lists, 0, labels);
  * ```
  */
-export function decide(votes: Float64Array, lists: NeighbourLists, row: number, labels: Int32Array): number {
+export function decide(
+  votes: Float64Array,
+  lists: NeighbourLists,
+  row: number,
+  labels: Int32Array,
+  rank: Int32Array | null = null,
+): number {
   let best = -1;
   let bestVote = -1;
   let tied = false;
@@ -75,6 +82,12 @@ export function decide(votes: Float64Array, lists: NeighbourLists, row: number, 
     }
   }
   if (!tied) return best;
+  if (rank !== null) {
+    // ties: 'lowest' — the tied class that comes first in `classes` (scikit-learn's argmax, and
+    // @tensorflow-models/knn-classifier's loop for labels 0, 1, 2, …).
+    for (let c = 0; c < votes.length; c++) if (votes[c] === bestVote && rank[c] < rank[best]) best = c;
+    return best;
+  }
   const o = row * lists.k;
   for (let t = 0; t < lists.k; t++) {
     const c = labels[lists.indices[o + t]];
@@ -97,13 +110,14 @@ export function predictFromLists(
   numClasses: number,
   weights: KnnWeights,
   metric: KnnMetric,
+  rank: Int32Array | null = null,
 ): Int32Array {
   const out = new Int32Array(lists.rows);
   const votes = new Float64Array(numClasses);
   for (let r = 0; r < lists.rows; r++) {
     votes.fill(0);
     addVotes(votes, lists, r, labels, weights, metric);
-    out[r] = decide(votes, lists, r, labels);
+    out[r] = decide(votes, lists, r, labels, rank);
   }
   return out;
 }

@@ -31,17 +31,49 @@ describe('k-NN saved format', () => {
   });
 
   for (const dtype of ['uint8', 'float32'] as const) {
-    it(`round-trips a ${dtype} classifier exactly, string and number labels kept as given`, () => {
-      const s = state(dtype, ['shirt', 7, 'bag']);
-      const bytes = encodeKnnState(s);
-      const back = decodeKnnState(bytes);
-      expect(back.features).toBeInstanceOf(s.features.constructor);
-      expect(Array.from(back.features)).toEqual(Array.from(s.features));
-      expect(Array.from(back.classIndex)).toEqual(Array.from(s.classIndex));
-      expect(back).toMatchObject({ k: 3, metric: 'cosine', weights: 'distance', rows: 7, dims: 5 });
-      expect(back.classes).toEqual(['shirt', 7, 'bag']);
-    });
+    for (const classes of [
+      ['shirt', 'bag', 'sock'],
+      [7, -3, 2 ** 31 - 1],
+    ]) {
+      it(`round-trips a ${dtype} classifier exactly, labels ${classes} kept as given`, () => {
+        const s = { ...state(dtype, classes), ties: 'lowest' as const };
+        const bytes = encodeKnnState(s);
+        const back = decodeKnnState(bytes);
+        expect(back.features).toBeInstanceOf(s.features.constructor);
+        expect(Array.from(back.features)).toEqual(Array.from(s.features));
+        expect(Array.from(back.classIndex)).toEqual(Array.from(s.classIndex));
+        expect(back).toMatchObject({ k: 3, metric: 'cosine', weights: 'distance', ties: 'lowest', rows: 7 });
+        expect(back.classes).toEqual(classes);
+      });
+    }
   }
+
+  it('a header without ties reads as nearest; mixed, repeated or non-int32 labels are BAD_FILE', () => {
+    expect(decodeKnnState(encodeKnnState(state('uint8'))).ties).toBe('nearest');
+    for (const classes of [
+      ['shirt', 7, 'bag'],
+      [1, 2, 1],
+      [0.5, 1, 2],
+      [2 ** 31, 1, 2],
+    ]) {
+      expect(codeOf(() => decodeKnnState(encodeKnnState(state('uint8', classes))))).toBe('BAD_FILE');
+    }
+  });
+
+  it('decodes from a Node Buffer (a view into a shared pool) into a private copy', () => {
+    for (const dtype of ['uint8', 'float32'] as const) {
+      const s = state(dtype);
+      const encoded = encodeKnnState(s);
+      // A pooled Buffer at an odd offset, as readFileSync gives for small files.
+      const pool = Buffer.alloc(encoded.length + 13);
+      pool.set(encoded, 13);
+      const buffer = pool.subarray(13);
+      const back = decodeKnnState(buffer);
+      expect(Array.from(back.features)).toEqual(Array.from(s.features));
+      buffer.fill(0);
+      expect(Array.from(back.features)).toEqual(Array.from(s.features)); // not a view of the caller's bytes
+    }
+  });
 
   it('keeps uint8 pixels at one byte each', () => {
     const s = state('uint8');
@@ -80,5 +112,25 @@ describe('k-NN saved format', () => {
       if (code !== 'OK') failures++;
     }
     expect(failures).toBeGreaterThan(1900);
+  });
+});
+
+describe('k-NN saved format: size of the full-data classifier', () => {
+  it('60,000 × 784 uint8 pixels with 10 classes take at most 50 MB (one byte per pixel)', () => {
+    const rows = 60_000;
+    const dims = 784;
+    const bytes = encodeKnnState({
+      k: 5,
+      metric: 'euclidean',
+      weights: 'uniform',
+      rows,
+      dims,
+      features: new Uint8Array(rows * dims),
+      classIndex: Uint32Array.from({ length: rows }, (_, i) => i % 10),
+      classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    });
+    expect(bytes.length).toBeLessThanOrEqual(50_000_000);
+    expect(bytes.length).toBeLessThan(rows * dims + rows * 4 + 1024);
+    expect(decodeKnnState(bytes).features).toBeInstanceOf(Uint8Array);
   });
 });

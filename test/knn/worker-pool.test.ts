@@ -51,6 +51,27 @@ describe('KnnClassifier with knnWorkerPool', () => {
     worker?.remove();
   });
 
+  it('examples added one at a time, saved and loaded: the same answers as fit on the default search', async () => {
+    const floats = randomRows(n, dims, 204);
+    const knn = make({ k: 5, search: pool({ workers: 2 }) }).fit(
+      floats.subarray(0, 300 * dims),
+      labels.subarray(0, 300),
+    );
+    for (let i = 300; i < n; i++) knn.addExample(floats.subarray(i * dims, (i + 1) * dims), labels[i]);
+    const want = make({ k: 5 }).fit(floats, labels);
+    // One query row at a time: the 100 new rows are searched beside the pool's index, not re-sent to it.
+    for (let r = 0; r < 5; r++) {
+      const q = query.subarray(r * dims, (r + 1) * dims);
+      const a = await knn.kneighbors(q);
+      const b = await want.kneighbors(q);
+      expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
+      expect(Array.from(a.distances)).toEqual(Array.from(b.distances));
+    }
+    const loaded = KnnClassifier.fromBytes(knn.toBytes(), { search: pool({ workers: 1 }) });
+    classifiers.push(loaded);
+    expect(Array.from(await loaded.predict(query))).toEqual(Array.from(await want.predict(query)));
+  });
+
   for (const backend of ['wasm', 'cpu'] as const) {
     it(`matches the naive reference and the default search exactly (2 workers, ${backend} in each)`, async () => {
       const k = 5;
