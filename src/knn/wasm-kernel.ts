@@ -34,6 +34,13 @@ export interface KnnKernelOptions {
   queryBlockRows?: number;
   /** Training rows streamed per pass over a query block (default 128, a multiple of 4). */
   trainBlockRows?: number;
+  /**
+   * Skip the rows that a cheap exact lower bound proves too far (default true; same results either way).
+   * The bound compares sums of `pruneGroup` consecutive pixels (Cauchy–Schwarz), in integers.
+   */
+  prune?: boolean;
+  /** Pixels summed per group by the pruning bound (default 4; 2 to 64; lowered when dims is large). */
+  pruneGroup?: number;
 }
 
 /**
@@ -84,21 +91,51 @@ const DEFAULTS: Readonly<Required<KnnKernelOptions>> = Object.freeze({
   simd: true,
   queryBlockRows: 256,
   trainBlockRows: 128,
+  prune: true,
+  pruneGroup: 4,
 });
 
-type SearchFn = (
-  q: number,
-  qn: number,
-  pairs: number,
-  t: number,
-  tn: number,
-  quad0: number,
-  quad1: number,
-  nValid: number,
+/** The kernel module's exports (src/kernels/knn_u8.wat). */
+export interface KnnExports {
+  search(...args: number[]): void;
+  searchPruned(...args: number[]): void;
+}
+
+/** Interleaves `rows` (n × dims uint8) as i16 in groups of `lanes` rows (see src/kernels/knn_u8.wat). */
+function interleave(
+  src: Uint8Array,
+  n: number,
+  dims: number,
+  group: number,
+  lanes: number,
   chunks: number,
-  lists: number,
-  k: number,
-) => void;
+  out: Int16Array,
+  norms: Int32Array,
+): void {
+  const blockValues = chunks * 8 * lanes;
+  for (let r = 0; r < n; r++) {
+    const base = Math.floor(r / lanes) * blockValues + (r % lanes) * 8;
+    const ro = r * dims;
+    let s = 0;
+    if (group === 1) {
+      for (let i = 0; i < dims; i++) {
+        const v = src[ro + i];
+        out[base + (i >> 3) * 8 * lanes + (i & 7)] = v;
+        s += v * v;
+      }
+    } else {
+      const values = Math.ceil(dims / group);
+      for (let j = 0; j < values; j++) {
+        let v = 0;
+        const end = Math.min(dims, (j + 1) * group);
+        for (let i = j * group; i < end; i++) v += src[ro + i];
+        out[base + (j >> 3) * 8 * lanes + (j & 7)] = v;
+        s += v * v;
+      }
+    }
+    norms[r] = s;
+  }
+}
 
 /**
  * A k-NN search kernel: WebAssembly SIMD when available (and `options.simd` is not false), else plain JS;
@@ -115,13 +152,15 @@ export function createKnnKernel(options?: KnnKernelOptions): KnnKernel {
   checkBoolean(WHERE, 'simd', o.simd);
   checkNumber(WHERE, 'queryBlockRows', o.queryBlockRows, { integer: true, min: 2, max: 65536 });
   checkNumber(WHERE, 'trainBlockRows', o.trainBlockRows, { integer: true, min: 4, max: 1 << 20 });
+  checkBoolean(WHERE, 'prune', o.prune);
+  checkNumber(WHERE, 'pruneGroup', o.pruneGroup, { integer: true, min: 2, max: 64 });
   if (o.trainBlockRows % 4 !== 0) {
     throw badOption(
       `${WHERE}: option 'trainBlockRows' must be a multiple of 4, received ${o.trainBlockRows}`,
     );
   }
   const mod = o.simd ? kernelModule(knnU8) : null;
-  return mod == null ? new JsKnnKernel() : new WasmKnnKernel(mod, o.queryBlockRows, o.trainBlockRows);
+  return mod == null ? new JsKnnKernel() : new WasmKnnKernel(mod, o);
 }
 
 function checkTrain(rows: unknown, dims: unknown): number {
@@ -146,7 +185,8 @@ function checkTrain(rows: unknown, dims: unknown): number {
   return rows.length / dims;
 }
 
-function checkSearch(queries: unknown, k: unknown, dims: number, rows: number): number {
+/** Checks a search's arguments (shared with the thread pool); returns the number of query rows. */
+export function checkSearch(queries: unknown, k: unknown, dims: number, rows: number): number {
   if (rows === 0) throw new FashionMnistError('NOT_FITTED', 'KnnKernel.search: call setTrain first');
   if (!(queries instanceof Uint8Array)) {
     throw new FashionMnistError(
@@ -228,35 +268,91 @@ class JsKnnKernel implements KnnKernel {
   }
 }
 
-class WasmKnnKernel implements KnnKernel {
+/**
+ * One prepared kernel call over a block of query pairs: the export's arguments with the training-quad range
+ * left at 0, 0. `pairStride` gives, for the pointer arguments that advance per query pair (in order: query
+ * data, query norms, coarse data, coarse norms, lists), the bytes per pair. Plain data, so that a worker
+ * thread can run a range of pairs with {@link runKernelCall}.
+ */
+export interface KernelCall {
+  pruned: boolean;
+  args: number[];
+  pairs: number;
+  pairStride: number[];
+  quads: number;
+  step: number;
+  lists: number;
+}
+
+/**
+ * Runs query pairs [pair0, pair1) of a prepared call through every training block, in index order.
+ * Kept free of closures: src/knn/wasm-kernel-node.ts ships its source text to worker threads.
+ */
+export function runKernelCall(fns: KnnExports, call: KernelCall, pair0: number, pair1: number): void {
+  const a = call.args.slice();
+  const st = call.pairStride;
+  if (call.pruned) {
+    a[0] += pair0 * st[0];
+    a[1] += pair0 * st[1];
+    a[2] += pair0 * st[2];
+    a[3] += pair0 * st[3];
+    a[4] = pair1 - pair0;
+    a[15] += pair0 * st[4];
+  } else {
+    a[0] += pair0 * st[0];
+    a[1] += pair0 * st[1];
+    a[2] = pair1 - pair0;
+    a[9] += pair0 * st[4];
+  }
+  const lo = call.pruned ? 9 : 5;
+  for (let q0 = 0; q0 < call.quads; q0 += call.step) {
+    a[lo] = q0;
+    a[lo + 1] = Math.min(call.quads, q0 + call.step);
+    if (call.pruned) fns.searchPruned(...a);
+    else fns.search(...a);
+  }
+}
+
+/** Where one matrix lives in the kernel's memory (byte offsets). */
+interface Region {
+  data: number;
+  norms: number;
+  chunks: number;
+}
+
+export class WasmKnnKernel implements KnnKernel {
   readonly simd = true;
   rows = 0;
   dims = 0;
   private memory: WebAssembly.Memory | null;
-  private readonly fn: SearchFn;
-  private chunks = 0;
+  private readonly fns: KnnExports;
   private quads = 0;
-  private tPtr = 64;
-  private tnPtr = 0;
-  private scratch = 0;
+  /** Pixels per coarse value of the pruning bound; 0 when not pruning. */
+  private group = 0;
+  private full: Region = { data: 0, norms: 0, chunks: 0 };
+  private coarse: Region = { data: 0, norms: 0, chunks: 0 };
+  /** First free byte after the training data: query blocks go here. */
+  scratch = 0;
 
   constructor(
     mod: WebAssembly.Module,
-    private readonly queryBlockRows: number,
-    private readonly trainBlockRows: number,
+    private readonly o: Readonly<Required<KnnKernelOptions>>,
+    memory?: WebAssembly.Memory,
   ) {
-    this.memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+    this.memory = memory ?? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
     const instance = new WebAssembly.Instance(mod, { env: { memory: this.memory } });
-    this.fn = instance.exports.search as SearchFn;
+    this.fns = instance.exports as unknown as KnnExports;
   }
 
-  private live(where: string): WebAssembly.Memory {
-    if (this.memory === null)
+  live(where: string): WebAssembly.Memory {
+    if (this.memory === null) {
       throw new FashionMnistError('DISPOSED', `KnnKernel.${where}: the kernel was disposed`);
+    }
     return this.memory;
   }
 
-  private ensure(memory: WebAssembly.Memory, bytes: number, where: string): void {
+  /** Grows the memory to at least `bytes`; TOO_LARGE when the engine refuses. */
+  ensure(memory: WebAssembly.Memory, bytes: number, where: string): void {
     const need = Math.ceil(bytes / PAGE);
     const have = memory.buffer.byteLength / PAGE;
     if (need <= have) return;
@@ -276,96 +372,154 @@ class WasmKnnKernel implements KnnKernel {
   setTrain(rows: Uint8Array, dims: number): void {
     const memory = this.live('setTrain');
     const n = checkTrain(rows, dims);
-    const chunks = Math.ceil(dims / 8);
     const quads = Math.ceil(n / 4);
-    const tBytes = quads * chunks * 64;
-    const tnPtr = this.tPtr + tBytes;
-    const scratch = tnPtr + quads * 16;
-    this.ensure(memory, scratch, 'setTrain');
-    const t16 = new Int16Array(memory.buffer, this.tPtr, tBytes / 2);
-    const tn = new Int32Array(memory.buffer, tnPtr, quads * 4);
-    t16.fill(0);
-    tn.fill(0);
-    for (let r = 0; r < n; r++) {
-      // row r: quad r >> 2, lane r & 3; chunk c of the quad starts at (quad * chunks + c) * 32 i16 values
-      const quadBase = (r >> 2) * chunks * 32 + (r & 3) * 8;
-      const ro = r * dims;
-      let s = 0;
-      for (let i = 0; i < dims; i++) {
-        const v = rows[ro + i];
-        t16[quadBase + (i >> 3) * 32 + (i & 7)] = v;
-        s += v * v;
-      }
-      tn[r] = s;
+    // the bound's values must stay exact int32: dims · 255² · group < 2^31
+    let group = this.o.prune ? this.o.pruneGroup : 0;
+    while (group >= 2 && dims * 255 * 255 * group >= 0x7fffffff) group >>= 1;
+    if (group < 2 || dims < 2 * group) group = 0;
+    const chunks = Math.ceil(dims / 8);
+    const cchunks = group === 0 ? 0 : Math.ceil(Math.ceil(dims / group) / 8);
+    const full: Region = { data: 64, norms: 64 + quads * chunks * 64, chunks };
+    const coarse: Region = { data: full.norms + quads * 16, norms: 0, chunks: cchunks };
+    coarse.norms = coarse.data + quads * cchunks * 64;
+    const end = coarse.norms + (group === 0 ? 0 : quads * 16);
+    this.ensure(memory, end, 'setTrain');
+    new Uint8Array(memory.buffer, 64, end - 64).fill(0);
+    const buf = memory.buffer;
+    interleave(
+      rows,
+      n,
+      dims,
+      1,
+      4,
+      chunks,
+      new Int16Array(buf, full.data, quads * chunks * 32),
+      new Int32Array(buf, full.norms, quads * 4),
+    );
+    if (group !== 0) {
+      interleave(
+        rows,
+        n,
+        dims,
+        group,
+        4,
+        cchunks,
+        new Int16Array(buf, coarse.data, quads * cchunks * 32),
+        new Int32Array(buf, coarse.norms, quads * 4),
+      );
     }
     this.rows = n;
     this.dims = dims;
-    this.chunks = chunks;
     this.quads = quads;
-    this.tnPtr = tnPtr;
-    this.scratch = scratch;
+    this.group = group;
+    this.full = full;
+    this.coarse = coarse;
+    this.scratch = end;
+  }
+
+  /** Bytes of scratch one query block of `block` rows (even) needs for `k` neighbours. */
+  blockBytes(block: number, k: number): number {
+    return (block / 2) * (this.full.chunks + this.coarse.chunks) * 32 + block * 8 + block * k * 8;
+  }
+
+  /**
+   * Lays out query rows `rows` (m × dims) at `at` (see {@link blockBytes}) and resets their lists; returns the
+   * kernel's arguments for all of them (pair range [0, ceil(m / 2))).
+   */
+  prepare(rows: Uint8Array, m: number, k: number, at: number): KernelCall {
+    const memory = this.live('search');
+    const { dims, full, coarse, group } = this;
+    const pairs = (m + 1) >> 1;
+    const block = pairs * 2;
+    const q: Region = { data: at, norms: at + pairs * full.chunks * 32, chunks: full.chunks };
+    const qc: Region = { data: q.norms + block * 4, norms: 0, chunks: coarse.chunks };
+    qc.norms = qc.data + pairs * coarse.chunks * 32;
+    const lists = qc.norms + block * 4;
+    const buf = memory.buffer;
+    const qData = new Int16Array(buf, q.data, pairs * full.chunks * 16);
+    const qNorms = new Int32Array(buf, q.norms, block);
+    qData.fill(0);
+    qNorms.fill(0);
+    interleave(rows, m, dims, 1, 2, full.chunks, qData, qNorms);
+    if (group !== 0) {
+      const qcData = new Int16Array(buf, qc.data, pairs * coarse.chunks * 16);
+      const qcNorms = new Int32Array(buf, qc.norms, block);
+      qcData.fill(0);
+      qcNorms.fill(0);
+      interleave(rows, m, dims, group, 2, coarse.chunks, qcData, qcNorms);
+    }
+    const l = new Int32Array(buf, lists, block * k * 2);
+    for (let e = 0; e < block * k; e++) {
+      l[2 * e] = EMPTY_DIST;
+      l[2 * e + 1] = -1;
+    }
+    const args =
+      group === 0
+        ? [q.data, q.norms, pairs, full.data, full.norms, 0, 0, this.rows, full.chunks, lists, k]
+        : [
+            q.data,
+            q.norms,
+            qc.data,
+            qc.norms,
+            pairs,
+            full.data,
+            full.norms,
+            coarse.data,
+            coarse.norms,
+            0,
+            0,
+            this.rows,
+            full.chunks,
+            coarse.chunks,
+            group,
+            lists,
+            k,
+          ];
+    return {
+      pruned: group !== 0,
+      args,
+      pairs,
+      pairStride: [full.chunks * 32, 8, coarse.chunks * 32, 8, k * 16],
+      quads: this.quads,
+      step: this.o.trainBlockRows / 4,
+      lists,
+    };
+  }
+
+  /** Copies the lists of rows [0, m) of a prepared block into the result arrays at row `start`. */
+  collect(call: KernelCall, m: number, k: number, start: number, out: KnnKernelResult): void {
+    const l = new Int32Array(this.live('search').buffer, call.lists, m * k * 2);
+    for (let e = 0; e < m * k; e++) {
+      out.distances[start * k + e] = l[2 * e];
+      out.indices[start * k + e] = l[2 * e + 1];
+    }
   }
 
   search(queries: Uint8Array, k: number): KnnKernelResult {
-    const memory = this.live('search');
+    this.live('search');
     const n = checkSearch(queries, k, this.dims, this.rows);
-    const { dims, chunks, quads, rows } = this;
-    const indices = new Int32Array(n * k);
-    const distances = new Int32Array(n * k);
-    if (n === 0) return { indices, distances, rows: n, k };
-    const block = Math.min(this.queryBlockRows + (this.queryBlockRows & 1), n + (n & 1));
-    const qPtr = this.scratch;
-    const qnPtr = qPtr + (block / 2) * chunks * 64;
-    const listPtr = qnPtr + block * 4;
-    this.ensure(memory, listPtr + block * k * 8, 'search');
-    const q16 = new Int16Array(memory.buffer, qPtr, (block / 2) * chunks * 32);
-    const qn = new Int32Array(memory.buffer, qnPtr, block);
-    const lists = new Int32Array(memory.buffer, listPtr, block * k * 2);
-    const trainQuads = this.trainBlockRows / 4;
+    const out: KnnKernelResult = {
+      indices: new Int32Array(n * k),
+      distances: new Int32Array(n * k),
+      rows: n,
+      k,
+    };
+    if (n === 0) return out;
+    const qb = this.o.queryBlockRows;
+    const block = Math.min(qb + (qb & 1), n + (n & 1));
+    this.ensure(this.live('search'), this.scratch + this.blockBytes(block, k), 'search');
     for (let start = 0; start < n; start += block) {
       const m = Math.min(block, n - start);
-      const pairs = (m + 1) >> 1;
-      q16.fill(0);
-      qn.fill(0);
-      for (let r = 0; r < m; r++) {
-        const base = (r >> 1) * chunks * 16 + (r & 1) * 8;
-        const ro = (start + r) * dims;
-        let s = 0;
-        for (let i = 0; i < dims; i++) {
-          const v = queries[ro + i];
-          q16[base + (i >> 3) * 16 + (i & 7)] = v;
-          s += v * v;
-        }
-        qn[r] = s;
-      }
-      for (let e = 0; e < pairs * 2 * k; e++) {
-        lists[2 * e] = EMPTY_DIST;
-        lists[2 * e + 1] = -1;
-      }
-      for (let q0 = 0; q0 < quads; q0 += trainQuads) {
-        this.fn(
-          qPtr,
-          qnPtr,
-          pairs,
-          this.tPtr,
-          this.tnPtr,
-          q0,
-          Math.min(quads, q0 + trainQuads),
-          rows,
-          chunks,
-          listPtr,
-          k,
-        );
-      }
-      for (let r = 0; r < m; r++) {
-        for (let j = 0; j < k; j++) {
-          const e = (r * k + j) * 2;
-          distances[(start + r) * k + j] = lists[e];
-          indices[(start + r) * k + j] = lists[e + 1];
-        }
-      }
+      const call = this.prepare(
+        queries.subarray(start * this.dims, (start + m) * this.dims),
+        m,
+        k,
+        this.scratch,
+      );
+      runKernelCall(this.fns, call, 0, call.pairs);
+      this.collect(call, m, k, start, out);
     }
-    return { indices, distances, rows: n, k };
+    return out;
   }
 
   dispose(): void {

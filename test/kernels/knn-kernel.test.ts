@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isFashionMnistError } from '../../src/errors.js';
 import { createKnnKernel, KNN_KERNEL_MAX_DIMS, type KnnKernelOptions } from '../../src/knn/wasm-kernel.js';
+import { createKnnKernelPool } from '../../src/knn/wasm-kernel-node.js';
 import { mulberry32 } from '../helpers/rng.js';
 
 function reference(train: Uint8Array, queries: Uint8Array, dims: number, k: number) {
@@ -82,6 +83,8 @@ describe('createKnnKernel', () => {
           simd,
           queryBlockRows: 2 + Math.floor(r() * 6),
           trainBlockRows: 4 * (1 + Math.floor(r() * 4)),
+          prune: r() < 0.7,
+          pruneGroup: 2 + Math.floor(r() * 7),
         });
       }
     });
@@ -125,7 +128,8 @@ describe('createKnnKernel', () => {
     const train = idx('train-images-idx3-ubyte.gz').slice(0, 1500 * 784);
     const queries = idx('t10k-images-idx3-ubyte.gz').slice(0, 61 * 784);
     expectSame(train, queries, 784, 7, { simd: true });
-    expectSame(train, queries, 784, 7, { simd: true, queryBlockRows: 8, trainBlockRows: 12 });
+    expectSame(train, queries, 784, 7, { simd: true, prune: false });
+    expectSame(train, queries, 784, 7, { simd: true, queryBlockRows: 8, trainBlockRows: 12, pruneGroup: 16 });
     expectSame(train.subarray(0, 300 * 784), queries, 784, 7, { simd: false });
   });
 
@@ -152,6 +156,8 @@ describe('createKnnKernel', () => {
     expect(code(() => createKnnKernel({ queryBlockRows: 0 }))).toBe('BAD_OPTION');
     expect(code(() => createKnnKernel({ simd: 'yes' } as unknown as KnnKernelOptions))).toBe('BAD_OPTION');
     expect(code(() => createKnnKernel({ threads: 2 } as unknown as KnnKernelOptions))).toBe('BAD_OPTION');
+    expect(code(() => createKnnKernel({ pruneGroup: 1 }))).toBe('BAD_OPTION');
+    expect(code(() => createKnnKernel({ prune: 1 } as unknown as KnnKernelOptions))).toBe('BAD_OPTION');
     for (const simd of [true, false]) {
       const kernel = createKnnKernel({ simd });
       expect(code(() => kernel.search(new Uint8Array(4), 1))).toBe('NOT_FITTED');
@@ -168,6 +174,54 @@ describe('createKnnKernel', () => {
       kernel.dispose();
       expect(code(() => kernel.search(new Uint8Array(4), 1))).toBe('DISPOSED');
       expect(code(() => kernel.setTrain(new Uint8Array(4), 2))).toBe('DISPOSED');
+    }
+  });
+});
+
+describe('createKnnKernelPool (worker threads over one shared copy of the training rows)', () => {
+  it('same neighbours as brute force, whatever the task split; typed errors; dispose', async () => {
+    const pool = await createKnnKernelPool({ threads: 2, taskRows: 2, queryBlockRows: 6, trainBlockRows: 8 });
+    try {
+      expect(pool.threads).toBe(2);
+      await expect(pool.search(new Uint8Array(4), 1)).rejects.toMatchObject({ code: 'NOT_FITTED' });
+      const r = mulberry32(21);
+      for (let t = 0; t < 6; t++) {
+        const dims = 8 + Math.floor(r() * 40);
+        const m = 4 + Math.floor(r() * 60);
+        const n = 1 + Math.floor(r() * 25);
+        const k = 1 + Math.floor(r() * 4);
+        const px = () => (r() < 0.5 ? 0 : 255);
+        const train = Uint8Array.from({ length: m * dims }, px);
+        const queries = Uint8Array.from({ length: n * dims }, px);
+        pool.setTrain(train, dims);
+        const got = await pool.search(queries, k);
+        const want = reference(train, queries, dims, k);
+        expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+        expect(Array.from(got.distances)).toEqual(Array.from(want.distances));
+      }
+      const train = idx('train-images-idx3-ubyte.gz').slice(0, 800 * 784);
+      const queries = idx('t10k-images-idx3-ubyte.gz').slice(0, 33 * 784);
+      pool.setTrain(train, 784);
+      const got = await pool.search(queries, 5);
+      const want = reference(train, queries, 784, 5);
+      expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+      await expect(pool.search(queries, 801)).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    } finally {
+      await pool.dispose();
+    }
+    await expect(pool.search(new Uint8Array(784), 1)).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+
+  it('without SIMD, searches on the calling thread with the same results', async () => {
+    const pool = await createKnnKernelPool({ simd: false });
+    try {
+      expect(pool.threads).toBe(0);
+      pool.setTrain(new Uint8Array([0, 0, 10, 10, 20, 20]), 2);
+      expect(Array.from((await pool.search(new Uint8Array([9, 9, 19, 19]), 2)).indices)).toEqual([
+        1, 0, 2, 1,
+      ]);
+    } finally {
+      await pool.dispose();
     }
   });
 });
