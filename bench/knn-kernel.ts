@@ -54,12 +54,12 @@ async function ours(): Promise<number> {
   const t = performance.now();
   let indices: Int32Array;
   if (THREADS > 1) {
-    const pool = await createKnnKernelPool({ threads: THREADS });
+    const pool = await createKnnKernelPool({ threads: THREADS, imageShape: [28, 28] });
     pool.setTrain(xtr, 784);
     indices = (await pool.search(xte, K)).indices;
     await pool.dispose();
   } else {
-    const kernel = createKnnKernel();
+    const kernel = createKnnKernel({ imageShape: [28, 28] });
     kernel.setTrain(xtr, 784);
     indices = kernel.search(xte, K).indices;
     kernel.dispose();

@@ -18,6 +18,15 @@
 (module
   (import "env" "memory" (memory 1)) ;; @memory (the build also emits a shared-memory variant)
 
+  ;; The pruned search's middle level (see searchPruned), per instance: group size (0: no middle level),
+  ;; chunks per row, training data and norms, and the current query row's data and norm.
+  (global $gm (mut i32) (i32.const 0))
+  (global $mchunks (mut i32) (i32.const 0))
+  (global $tm (mut i32) (i32.const 0))
+  (global $tmn (mut i32) (i32.const 0))
+  (global $pqm (mut i32) (i32.const 0))
+  (global $qmn (mut i32) (i32.const 0))
+
   ;; Inserts (d, idx) into the sorted list at `list` (k entries) when d < its last distance; returns the
   ;; list's last distance afterwards (the threshold for the next candidate).
   (func $insert (param $list i32) (param $k i32) (param $d i32) (param $idx i32) (result i32)
@@ -159,31 +168,52 @@
   ;; enter the list (it needs d < thr), and only the others get their exact distance. Every quantity is an
   ;; exact integer (the caller keeps dims · 255² · G < 2^31), so the result is exactly `search`'s.
 
-  ;; Exact q·t for one query row (pairs layout, 32 bytes per chunk) and one training row (quad layout,
-  ;; 64 bytes per chunk).
+;; Exact q·t for one query row (pairs layout, 32 bytes per chunk) and one training row (quad layout,
+  ;; 64 bytes per chunk); `chunks` is even (the pruned layouts round it up), two chunks per iteration.
   (func $dot1 (param $pq i32) (param $pt i32) (param $chunks i32) (result i32)
-    (local $acc v128) (local $end i32)
+    (local $acc v128) (local $acc2 v128) (local $end i32)
     (local.set $end (i32.add (local.get $pq) (i32.shl (local.get $chunks) (i32.const 5))))
     (loop $l
       (local.set $acc (i32x4.add (local.get $acc)
         (i32x4.dot_i16x8_s (v128.load (local.get $pq)) (v128.load (local.get $pt)))))
-      (local.set $pt (i32.add (local.get $pt) (i32.const 64)))
-      (br_if $l (i32.lt_u (local.tee $pq (i32.add (local.get $pq) (i32.const 32))) (local.get $end))))
+      (local.set $acc2 (i32x4.add (local.get $acc2)
+        (i32x4.dot_i16x8_s (v128.load offset=32 (local.get $pq)) (v128.load offset=64 (local.get $pt)))))
+      (local.set $pt (i32.add (local.get $pt) (i32.const 128)))
+      (br_if $l (i32.lt_u (local.tee $pq (i32.add (local.get $pq) (i32.const 64))) (local.get $end))))
+    (local.set $acc (i32x4.add (local.get $acc) (local.get $acc2)))
     (i32.add
       (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
       (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc)))))
 
   ;; One candidate: training row `idx` (its lane's data at `pt`) with coarse bound `lb`; returns the
-  ;; list's threshold afterwards.
+  ;; list's threshold afterwards. With a middle level, a finer bound (groups of $gm pixels) is tried before
+  ;; the exact distance.
   (func $refine1 (param $list i32) (param $k i32) (param $lb i32) (param $idx i32) (param $nValid i32)
     (param $thr i32) (param $g i32) (param $pq i32) (param $pt i32) (param $chunks i32) (param $qn i32)
     (param $tn i32) (result i32)
     (local $d i32)
     (if (i32.ge_u (local.get $idx) (local.get $nValid)) (then (return (local.get $thr))))
-    ;; prune when lb ≥ g · thr (an empty list's threshold 0x7fffffff lets everything through)
-    (if (i32.and (i32.ne (local.get $thr) (i32.const 0x7fffffff))
-          (i32.ge_s (local.get $lb) (i32.mul (local.get $thr) (local.get $g))))
-      (then (return (local.get $thr))))
+    ;; an empty list's threshold 0x7fffffff lets everything through
+    (if (i32.ne (local.get $thr) (i32.const 0x7fffffff))
+      (then
+        ;; prune when lb ≥ g · thr
+        (if (i32.ge_s (local.get $lb) (i32.mul (local.get $thr) (local.get $g)))
+          (then (return (local.get $thr))))
+        (if (global.get $gm)
+          (then
+            (local.set $d (i32.sub
+              (i32.add (global.get $qmn)
+                (i32.load (i32.add (global.get $tmn) (i32.shl (local.get $idx) (i32.const 2)))))
+              (i32.shl
+                (call $dot1 (global.get $pqm)
+                  (i32.add (global.get $tm)
+                    (i32.add
+                      (i32.mul (i32.shr_u (local.get $idx) (i32.const 2)) (i32.shl (global.get $mchunks) (i32.const 6)))
+                      (i32.shl (i32.and (local.get $idx) (i32.const 3)) (i32.const 4))))
+                  (global.get $mchunks))
+                (i32.const 1))))
+            (if (i32.ge_s (local.get $d) (i32.mul (local.get $thr) (global.get $gm)))
+              (then (return (local.get $thr))))))))
     (local.set $d (i32.sub
       (i32.add (local.get $qn) (i32.load (i32.add (local.get $tn) (i32.shl (local.get $idx) (i32.const 2)))))
       (i32.shl (call $dot1 (local.get $pq) (local.get $pt) (local.get $chunks)) (i32.const 1))))
@@ -215,6 +245,19 @@
   (func $scaled (param $thr i32) (param $g i32) (result v128)
     (i32x4.splat (select (i32.const 0x7fffffff) (i32.mul (local.get $thr) (local.get $g))
       (i32.eq (local.get $thr) (i32.const 0x7fffffff)))))
+
+  ;; setMiddle(gm, mchunks, qm, qmn, tm, tmn): the middle level for the next searchPruned calls (gm = 0:
+  ;; none). qm/qmn: query data (pairs layout) and norms of the block, as for searchPruned's q/qn.
+  (global $qm (mut i32) (i32.const 0))
+  (global $qmnPtr (mut i32) (i32.const 0))
+  (func (export "setMiddle") (param $g i32) (param $chunks i32) (param $qm i32) (param $qmn i32)
+    (param $tm i32) (param $tmn i32)
+    (global.set $gm (local.get $g))
+    (global.set $mchunks (local.get $chunks))
+    (global.set $qm (local.get $qm))
+    (global.set $qmnPtr (local.get $qmn))
+    (global.set $tm (local.get $tm))
+    (global.set $tmn (local.get $tmn)))
 
   ;; searchPruned(q, qn, qc, qcn, pairs, t, tn, tc, tcn, quad0, quad1, nValid, chunks, cchunks, g, lists, k):
   ;; `search` with the coarse bound; cchunks = coarse values / 8 (≥ 1).
@@ -290,12 +333,19 @@
         (local.set $fullT (i32.add (local.get $t) (i32.mul (local.get $quad) (i32.shl (local.get $chunks) (i32.const 6)))))
         (if (v128.any_true (i32x4.lt_s (local.get $la) (local.get $sa)))
           (then
+            (global.set $pqm (i32.add (global.get $qm)
+              (i32.mul (local.get $pair) (i32.shl (global.get $mchunks) (i32.const 5)))))
+            (global.set $qmn (i32.load (i32.add (global.get $qmnPtr) (i32.shl (local.get $pair) (i32.const 3)))))
             (local.set $thrA (call $refine4 (local.get $listA) (local.get $k) (local.get $la) (local.get $base)
               (local.get $nValid) (local.get $thrA) (local.get $g) (local.get $fullA) (local.get $fullT)
               (local.get $chunks) (local.get $qa) (local.get $tn)))
             (local.set $sa (call $scaled (local.get $thrA) (local.get $g)))))
         (if (v128.any_true (i32x4.lt_s (local.get $lb) (local.get $sb)))
           (then
+            (global.set $pqm (i32.add (i32.add (global.get $qm)
+              (i32.mul (local.get $pair) (i32.shl (global.get $mchunks) (i32.const 5)))) (i32.const 16)))
+            (global.set $qmn (i32.load offset=4
+              (i32.add (global.get $qmnPtr) (i32.shl (local.get $pair) (i32.const 3)))))
             (local.set $thrB (call $refine4 (local.get $listB) (local.get $k) (local.get $lb) (local.get $base)
               (local.get $nValid) (local.get $thrB) (local.get $g) (i32.add (local.get $fullA) (i32.const 16))
               (local.get $fullT) (local.get $chunks) (local.get $qb) (local.get $tn)))

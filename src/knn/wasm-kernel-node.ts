@@ -61,7 +61,9 @@ const DEFAULTS = Object.freeze({
   queryBlockRows: 2048,
   trainBlockRows: 128,
   prune: true,
-  pruneGroup: 4,
+  pruneGroup: 16,
+  refineGroup: 4,
+  imageShape: null as readonly [number, number] | null,
   threads: Math.max(1, Math.min(8, availableParallelism())),
   taskRows: 32,
 });

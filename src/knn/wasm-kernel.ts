@@ -39,8 +39,18 @@ export interface KnnKernelOptions {
    * The bound compares sums of `pruneGroup` consecutive pixels (Cauchy–Schwarz), in integers.
    */
   prune?: boolean;
-  /** Pixels summed per group by the pruning bound (default 4; 2 to 64; lowered when dims is large). */
+  /** Pixels summed per group by the first, vectorised bound (default 16; 2 to 64; lowered when dims is large). */
   pruneGroup?: number;
+  /**
+   * Pixels per group of a finer bound tried on the rows the first one keeps, before the exact distance
+   * (default 4; 0 for none; 2 to 64, below `pruneGroup`).
+   */
+  refineGroup?: number;
+  /**
+   * The rows are images of `[height, width]` (row-major): the pruning bounds then use square patches, which
+   * prune far more (default null: groups of consecutive pixels). Same results either way.
+   */
+  imageShape?: readonly [number, number] | null;
 }
 
 /**
@@ -87,25 +97,32 @@ export interface KnnKernel {
   dispose(): void;
 }
 
-const DEFAULTS: Readonly<Required<KnnKernelOptions>> = Object.freeze({
+const DEFAULTS: Readonly<Required<KnnKernelOptions>> = Object.freeze<Required<KnnKernelOptions>>({
   simd: true,
   queryBlockRows: 256,
   trainBlockRows: 128,
   prune: true,
-  pruneGroup: 4,
+  pruneGroup: 16,
+  refineGroup: 4,
+  imageShape: null,
 });
 
 /** The kernel module's exports (src/kernels/knn_u8.wat). */
 export interface KnnExports {
   search(...args: number[]): void;
   searchPruned(...args: number[]): void;
+  setMiddle(...args: number[]): void;
 }
 
-/** Interleaves `rows` (n × dims uint8) as i16 in groups of `lanes` rows (see src/kernels/knn_u8.wat). */
+/**
+ * Interleaves `rows` (n × dims uint8) as i16 in groups of `lanes` rows (see src/kernels/knn_u8.wat), pixel
+ * `order[i]` in place i (−1: a zero), with sums of `group` consecutive places per value; writes the norms.
+ */
 function interleave(
   src: Uint8Array,
   n: number,
   dims: number,
+  order: Int32Array,
   group: number,
   lanes: number,
   chunks: number,
@@ -113,28 +130,49 @@ function interleave(
   norms: Int32Array,
 ): void {
   const blockValues = chunks * 8 * lanes;
+  const values = Math.ceil(order.length / group);
   for (let r = 0; r < n; r++) {
     const base = Math.floor(r / lanes) * blockValues + (r % lanes) * 8;
     const ro = r * dims;
     let s = 0;
-    if (group === 1) {
-      for (let i = 0; i < dims; i++) {
-        const v = src[ro + i];
-        out[base + (i >> 3) * 8 * lanes + (i & 7)] = v;
-        s += v * v;
+    for (let j = 0; j < values; j++) {
+      let v = 0;
+      const end = Math.min(order.length, (j + 1) * group);
+      for (let i = j * group; i < end; i++) {
+        const at = order[i];
+        if (at >= 0) v += src[ro + at];
       }
-    } else {
-      const values = Math.ceil(dims / group);
-      for (let j = 0; j < values; j++) {
-        let v = 0;
-        const end = Math.min(dims, (j + 1) * group);
-        for (let i = j * group; i < end; i++) v += src[ro + i];
-        out[base + (j >> 3) * 8 * lanes + (j & 7)] = v;
-        s += v * v;
-      }
+      out[base + (j >> 3) * 8 * lanes + (j & 7)] = v;
+      s += v * v;
     }
     norms[r] = s;
   }
+}
+
+/**
+ * The order of places: the identity, or for an image (`height × width`, row-major) 4×4 tiles in row-major
+ * order, each as its four 2×2 blocks, so that groups of 4 and of 16 consecutive places are square patches
+ * (a much tighter bound than runs along a row). Places outside the image are −1 (zeros).
+ */
+function placeOrder(dims: number, shape: readonly [number, number] | null): Int32Array {
+  if (shape === null) return Int32Array.from({ length: dims }, (_, i) => i);
+  const [h, w] = shape;
+  const th = Math.ceil(h / 4);
+  const tw = Math.ceil(w / 4);
+  const order = new Int32Array(th * tw * 16);
+  let p = 0;
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx++) {
+      for (let b = 0; b < 4; b++) {
+        for (let q = 0; q < 4; q++) {
+          const y = ty * 4 + (b >> 1) * 2 + (q >> 1);
+          const x = tx * 4 + (b & 1) * 2 + (q & 1);
+          order[p++] = y < h && x < w ? y * w + x : -1;
+        }
+      }
+    }
+  }
+  return order;
 }
 
 /**
@@ -154,6 +192,21 @@ export function createKnnKernel(options?: KnnKernelOptions): KnnKernel {
   checkNumber(WHERE, 'trainBlockRows', o.trainBlockRows, { integer: true, min: 4, max: 1 << 20 });
   checkBoolean(WHERE, 'prune', o.prune);
   checkNumber(WHERE, 'pruneGroup', o.pruneGroup, { integer: true, min: 2, max: 64 });
+  checkNumber(WHERE, 'refineGroup', o.refineGroup, { integer: true, min: 0, max: 64 });
+  if (o.imageShape !== null) {
+    const shape: unknown = o.imageShape;
+    const ok =
+      Array.isArray(shape) &&
+      shape.length === 2 &&
+      shape.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1);
+    if (!ok) {
+      throw badOption(
+        `${WHERE}: option 'imageShape' must be [height, width] (positive integers) or null, received ${show(shape)}`,
+      );
+    }
+  }
+  if (o.refineGroup === 1)
+    throw badOption(`${WHERE}: option 'refineGroup' must be 0 or from 2 to 64, received 1`);
   if (o.trainBlockRows % 4 !== 0) {
     throw badOption(
       `${WHERE}: option 'trainBlockRows' must be a multiple of 4, received ${o.trainBlockRows}`,
@@ -270,15 +323,17 @@ class JsKnnKernel implements KnnKernel {
 
 /**
  * One prepared kernel call over a block of query pairs: the export's arguments with the training-quad range
- * left at 0, 0. `pairStride` gives, for the pointer arguments that advance per query pair (in order: query
- * data, query norms, coarse data, coarse norms, lists), the bytes per pair. Plain data, so that a worker
- * thread can run a range of pairs with {@link runKernelCall}.
+ * left at 0, 0, and the middle level's (`setMiddle`) when there is one. `shift` lists, for the arguments
+ * that point at per-pair data, [argument index, bytes per pair]. Plain data, so that a worker thread can run
+ * a range of pairs with {@link runKernelCall}.
  */
 export interface KernelCall {
   pruned: boolean;
   args: number[];
+  shift: number[][];
+  middle: number[];
+  middleShift: number[][];
   pairs: number;
-  pairStride: number[];
   quads: number;
   step: number;
   lists: number;
@@ -286,25 +341,16 @@ export interface KernelCall {
 
 /**
  * Runs query pairs [pair0, pair1) of a prepared call through every training block, in index order.
- * Kept free of closures: src/knn/wasm-kernel-node.ts ships its source text to worker threads.
+ * Kept free of closures and imports: src/knn/wasm-kernel-node.ts ships its source text to worker threads.
  */
 export function runKernelCall(fns: KnnExports, call: KernelCall, pair0: number, pair1: number): void {
   const a = call.args.slice();
-  const st = call.pairStride;
-  if (call.pruned) {
-    a[0] += pair0 * st[0];
-    a[1] += pair0 * st[1];
-    a[2] += pair0 * st[2];
-    a[3] += pair0 * st[3];
-    a[4] = pair1 - pair0;
-    a[15] += pair0 * st[4];
-  } else {
-    a[0] += pair0 * st[0];
-    a[1] += pair0 * st[1];
-    a[2] = pair1 - pair0;
-    a[9] += pair0 * st[4];
-  }
+  for (const [at, stride] of call.shift) a[at] += pair0 * stride;
+  const mid = call.middle.slice();
+  for (const [at, stride] of call.middleShift) mid[at] += pair0 * stride;
   const lo = call.pruned ? 9 : 5;
+  a[call.pruned ? 4 : 2] = pair1 - pair0;
+  if (call.pruned) fns.setMiddle(...mid);
   for (let q0 = 0; q0 < call.quads; q0 += call.step) {
     a[lo] = q0;
     a[lo + 1] = Math.min(call.quads, q0 + call.step);
@@ -313,11 +359,28 @@ export function runKernelCall(fns: KnnExports, call: KernelCall, pair0: number, 
   }
 }
 
-/** Where one matrix lives in the kernel's memory (byte offsets). */
-interface Region {
+/** One representation of the rows in the kernel's memory: pixels summed in groups of `group` (1: raw). */
+interface Level {
+  group: number;
+  chunks: number;
+  /** Byte offsets of the training data and norms. */
   data: number;
   norms: number;
-  chunks: number;
+}
+
+/** The group sizes in use, [raw, coarse, middle]; 0 for a level not used (exactness: dims · 255² · g < 2^31). */
+function groupsFor(places: number, o: Readonly<Required<KnnKernelOptions>>): [number, number, number] {
+  const dims = places;
+  const usable = (g: number) => {
+    let v = g;
+    while (v >= 2 && dims * 255 * 255 * v >= 0x7fffffff) v >>= 1;
+    return v >= 2 && dims >= 2 * v ? v : 0;
+  };
+  if (!o.prune) return [1, 0, 0];
+  const coarse = usable(o.pruneGroup);
+  if (coarse === 0) return [1, 0, 0];
+  const middle = o.refineGroup === 0 ? 0 : usable(Math.min(o.refineGroup, coarse));
+  return [1, coarse, middle === coarse ? 0 : middle];
 }
 
 export class WasmKnnKernel implements KnnKernel {
@@ -327,10 +390,10 @@ export class WasmKnnKernel implements KnnKernel {
   private memory: WebAssembly.Memory | null;
   private readonly fns: KnnExports;
   private quads = 0;
-  /** Pixels per coarse value of the pruning bound; 0 when not pruning. */
-  private group = 0;
-  private full: Region = { data: 0, norms: 0, chunks: 0 };
-  private coarse: Region = { data: 0, norms: 0, chunks: 0 };
+  /** Raw, coarse and middle levels (group 0: not used). */
+  private levels: Level[] = [];
+  /** Place order of the pixels (see placeOrder). */
+  private order: Int32Array = new Int32Array(0);
   /** First free byte after the training data: query blocks go here. */
   scratch = 0;
 
@@ -372,54 +435,49 @@ export class WasmKnnKernel implements KnnKernel {
   setTrain(rows: Uint8Array, dims: number): void {
     const memory = this.live('setTrain');
     const n = checkTrain(rows, dims);
-    const quads = Math.ceil(n / 4);
-    // the bound's values must stay exact int32: dims · 255² · group < 2^31
-    let group = this.o.prune ? this.o.pruneGroup : 0;
-    while (group >= 2 && dims * 255 * 255 * group >= 0x7fffffff) group >>= 1;
-    if (group < 2 || dims < 2 * group) group = 0;
-    const chunks = Math.ceil(dims / 8);
-    const cchunks = group === 0 ? 0 : Math.ceil(Math.ceil(dims / group) / 8);
-    const full: Region = { data: 64, norms: 64 + quads * chunks * 64, chunks };
-    const coarse: Region = { data: full.norms + quads * 16, norms: 0, chunks: cchunks };
-    coarse.norms = coarse.data + quads * cchunks * 64;
-    const end = coarse.norms + (group === 0 ? 0 : quads * 16);
-    this.ensure(memory, end, 'setTrain');
-    new Uint8Array(memory.buffer, 64, end - 64).fill(0);
-    const buf = memory.buffer;
-    interleave(
-      rows,
-      n,
-      dims,
-      1,
-      4,
-      chunks,
-      new Int16Array(buf, full.data, quads * chunks * 32),
-      new Int32Array(buf, full.norms, quads * 4),
-    );
-    if (group !== 0) {
-      interleave(
-        rows,
-        n,
-        dims,
-        group,
-        4,
-        cchunks,
-        new Int16Array(buf, coarse.data, quads * cchunks * 32),
-        new Int32Array(buf, coarse.norms, quads * 4),
+    const shape = this.o.imageShape;
+    if (shape !== null && shape[0] * shape[1] !== dims) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `KnnKernel.setTrain: imageShape ${shape[0]} × ${shape[1]} does not match dims = ${dims}`,
       );
+    }
+    const order = placeOrder(dims, this.o.prune ? shape : null);
+    const quads = Math.ceil(n / 4);
+    const levels: Level[] = [];
+    let at = 64;
+    const groups = groupsFor(order.length, this.o);
+    const pruned = groups[1] !== 0;
+    for (const group of groups) {
+      // the pruned kernel's single-row products take two chunks at a time: round up to even
+      const values = Math.ceil(order.length / group);
+      const chunks =
+        group === 0 ? 0 : levels.length === 0 && !pruned ? Math.ceil(values / 8) : 2 * Math.ceil(values / 16);
+      const level: Level = { group, chunks, data: at, norms: at + quads * chunks * 64 };
+      at = level.norms + (group === 0 ? 0 : quads * 16);
+      levels.push(level);
+    }
+    this.ensure(memory, at, 'setTrain');
+    const buf = memory.buffer;
+    new Uint8Array(buf, 64, at - 64).fill(0);
+    for (const l of levels) {
+      if (l.group === 0) continue;
+      const data = new Int16Array(buf, l.data, quads * l.chunks * 32);
+      interleave(rows, n, dims, order, l.group, 4, l.chunks, data, new Int32Array(buf, l.norms, quads * 4));
     }
     this.rows = n;
     this.dims = dims;
     this.quads = quads;
-    this.group = group;
-    this.full = full;
-    this.coarse = coarse;
-    this.scratch = end;
+    this.levels = levels;
+    this.order = order;
+    this.scratch = at;
   }
 
   /** Bytes of scratch one query block of `block` rows (even) needs for `k` neighbours. */
   blockBytes(block: number, k: number): number {
-    return (block / 2) * (this.full.chunks + this.coarse.chunks) * 32 + block * 8 + block * k * 8;
+    let bytes = block * k * 8;
+    for (const l of this.levels) if (l.group !== 0) bytes += (block / 2) * l.chunks * 32 + block * 4;
+    return bytes;
   }
 
   /**
@@ -427,62 +485,87 @@ export class WasmKnnKernel implements KnnKernel {
    * kernel's arguments for all of them (pair range [0, ceil(m / 2))).
    */
   prepare(rows: Uint8Array, m: number, k: number, at: number): KernelCall {
-    const memory = this.live('search');
-    const { dims, full, coarse, group } = this;
+    const buf = this.live('search').buffer;
     const pairs = (m + 1) >> 1;
     const block = pairs * 2;
-    const q: Region = { data: at, norms: at + pairs * full.chunks * 32, chunks: full.chunks };
-    const qc: Region = { data: q.norms + block * 4, norms: 0, chunks: coarse.chunks };
-    qc.norms = qc.data + pairs * coarse.chunks * 32;
-    const lists = qc.norms + block * 4;
-    const buf = memory.buffer;
-    const qData = new Int16Array(buf, q.data, pairs * full.chunks * 16);
-    const qNorms = new Int32Array(buf, q.norms, block);
-    qData.fill(0);
-    qNorms.fill(0);
-    interleave(rows, m, dims, 1, 2, full.chunks, qData, qNorms);
-    if (group !== 0) {
-      const qcData = new Int16Array(buf, qc.data, pairs * coarse.chunks * 16);
-      const qcNorms = new Int32Array(buf, qc.norms, block);
-      qcData.fill(0);
-      qcNorms.fill(0);
-      interleave(rows, m, dims, group, 2, coarse.chunks, qcData, qcNorms);
+    // per level: [query data, query norms]
+    const q: number[][] = [];
+    let p = at;
+    for (const l of this.levels) {
+      if (l.group === 0) {
+        q.push([0, 0]);
+        continue;
+      }
+      const data = new Int16Array(buf, p, pairs * l.chunks * 16);
+      const norms = new Int32Array(buf, p + pairs * l.chunks * 32, block);
+      data.fill(0);
+      norms.fill(0);
+      interleave(rows, m, this.dims, this.order, l.group, 2, l.chunks, data, norms);
+      q.push([p, norms.byteOffset]);
+      p = norms.byteOffset + block * 4;
     }
-    const l = new Int32Array(buf, lists, block * k * 2);
+    const lists = p;
+    const l32 = new Int32Array(buf, lists, block * k * 2);
     for (let e = 0; e < block * k; e++) {
-      l[2 * e] = EMPTY_DIST;
-      l[2 * e + 1] = -1;
+      l32[2 * e] = EMPTY_DIST;
+      l32[2 * e + 1] = -1;
     }
-    const args =
-      group === 0
-        ? [q.data, q.norms, pairs, full.data, full.norms, 0, 0, this.rows, full.chunks, lists, k]
-        : [
-            q.data,
-            q.norms,
-            qc.data,
-            qc.norms,
-            pairs,
-            full.data,
-            full.norms,
-            coarse.data,
-            coarse.norms,
-            0,
-            0,
-            this.rows,
-            full.chunks,
-            coarse.chunks,
-            group,
-            lists,
-            k,
-          ];
+    const [raw, coarse, middle] = this.levels;
+    const common = { pairs, quads: this.quads, step: this.o.trainBlockRows / 4, lists };
+    if (coarse.group === 0) {
+      return {
+        ...common,
+        pruned: false,
+        args: [q[0][0], q[0][1], pairs, raw.data, raw.norms, 0, 0, this.rows, raw.chunks, lists, k],
+        shift: [
+          [0, raw.chunks * 32],
+          [1, 8],
+          [9, k * 16],
+        ],
+        middle: [],
+        middleShift: [],
+      };
+    }
     return {
-      pruned: group !== 0,
-      args,
-      pairs,
-      pairStride: [full.chunks * 32, 8, coarse.chunks * 32, 8, k * 16],
-      quads: this.quads,
-      step: this.o.trainBlockRows / 4,
-      lists,
+      ...common,
+      pruned: true,
+      args: [
+        q[0][0],
+        q[0][1],
+        q[1][0],
+        q[1][1],
+        pairs,
+        raw.data,
+        raw.norms,
+        coarse.data,
+        coarse.norms,
+        0,
+        0,
+        this.rows,
+        raw.chunks,
+        coarse.chunks,
+        coarse.group,
+        lists,
+        k,
+      ],
+      shift: [
+        [0, raw.chunks * 32],
+        [1, 8],
+        [2, coarse.chunks * 32],
+        [3, 8],
+        [15, k * 16],
+      ],
+      middle:
+        middle.group === 0
+          ? [0, 0, 0, 0, 0, 0]
+          : [middle.group, middle.chunks, q[2][0], q[2][1], middle.data, middle.norms],
+      middleShift:
+        middle.group === 0
+          ? []
+          : [
+              [2, middle.chunks * 32],
+              [3, 8],
+            ],
     };
   }
 

@@ -84,7 +84,9 @@ describe('createKnnKernel', () => {
           queryBlockRows: 2 + Math.floor(r() * 6),
           trainBlockRows: 4 * (1 + Math.floor(r() * 4)),
           prune: r() < 0.7,
-          pruneGroup: 2 + Math.floor(r() * 7),
+          pruneGroup: 2 + Math.floor(r() * 15),
+          refineGroup: r() < 0.3 ? 0 : 2 + Math.floor(r() * 6),
+          imageShape: r() < 0.5 ? null : [1, dims],
         });
       }
     });
@@ -130,6 +132,9 @@ describe('createKnnKernel', () => {
     expectSame(train, queries, 784, 7, { simd: true });
     expectSame(train, queries, 784, 7, { simd: true, prune: false });
     expectSame(train, queries, 784, 7, { simd: true, queryBlockRows: 8, trainBlockRows: 12, pruneGroup: 16 });
+    expectSame(train, queries, 784, 7, { simd: true, imageShape: [28, 28] });
+    expectSame(train, queries, 784, 7, { simd: true, imageShape: [28, 28], pruneGroup: 4, refineGroup: 0 });
+    expectSame(train, queries, 784, 7, { simd: true, imageShape: [14, 56], pruneGroup: 8, refineGroup: 2 });
     expectSame(train.subarray(0, 300 * 784), queries, 784, 7, { simd: false });
   });
 
@@ -157,6 +162,13 @@ describe('createKnnKernel', () => {
     expect(code(() => createKnnKernel({ simd: 'yes' } as unknown as KnnKernelOptions))).toBe('BAD_OPTION');
     expect(code(() => createKnnKernel({ threads: 2 } as unknown as KnnKernelOptions))).toBe('BAD_OPTION');
     expect(code(() => createKnnKernel({ pruneGroup: 1 }))).toBe('BAD_OPTION');
+    expect(code(() => createKnnKernel({ refineGroup: 1 }))).toBe('BAD_OPTION');
+    expect(code(() => createKnnKernel({ imageShape: [28] as unknown as [number, number] }))).toBe(
+      'BAD_OPTION',
+    );
+    expect(code(() => createKnnKernel({ imageShape: [4, 4] }).setTrain(new Uint8Array(15), 15))).toBe(
+      'BAD_SHAPE',
+    );
     expect(code(() => createKnnKernel({ prune: 1 } as unknown as KnnKernelOptions))).toBe('BAD_OPTION');
     for (const simd of [true, false]) {
       const kernel = createKnnKernel({ simd });
