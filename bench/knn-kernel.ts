@@ -2,7 +2,12 @@
 // scikit-learn anchors (../shared/anchors/knn_numpy.py) run in the same process tree, one after the other,
 // so that ratios and not absolute times are compared on a busy machine.
 //
-//   npx tsx bench/knn-kernel.ts [--test N] [--k K] [--threads 1|2] [--no-anchor] [--data DIR]
+//   npx tsx bench/knn-kernel.ts [--test N] [--k K] [--threads 1|2] [--anchor-threads N] [--repeats R]
+//                               [--no-anchor] [--data DIR]
+//
+// --anchor-threads N pins the anchors' BLAS and OpenMP threads (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS): on a
+// busy machine OpenBLAS's spinning threads slow down far more than a single thread does, so 1 thread against
+// 1 thread is the robust comparison there.
 //
 // Prints seconds for our setTrain + search (+ the vote), accuracy (ties to the nearest neighbour's class),
 // the anchors' lines and the ratios.
@@ -22,6 +27,7 @@ const NT = Number(arg('test', '10000'));
 const K = Number(arg('k', '5'));
 const THREADS = Number(arg('threads', '1'));
 const repeats = Number(arg('repeats', '1'));
+const ANCHOR_THREADS = arg('anchor-threads', '');
 
 function idx(name: string): Uint8Array {
   const b = gunzipSync(readFileSync(join(DATA, name)));
@@ -52,6 +58,7 @@ function vote(indices: Int32Array, k: number): number {
 
 async function ours(): Promise<number> {
   const t = performance.now();
+  const cpu0 = process.cpuUsage();
   let indices: Int32Array;
   if (THREADS > 1) {
     const pool = await createKnnKernelPool({ threads: THREADS, imageShape: [28, 28] });
@@ -66,8 +73,11 @@ async function ours(): Promise<number> {
   }
   const acc = vote(indices, K);
   const s = (performance.now() - t) / 1000;
+  const rss = (process.resourceUsage().maxRSS / 1024).toFixed(0);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = ((cpu.user + cpu.system) / 1e6).toFixed(2);
   console.log(
-    `ours (wasm SIMD, ${THREADS} thread${THREADS > 1 ? 's' : ''}) knn k=${K}: acc=${acc.toFixed(4)} time=${s.toFixed(2)}s n_test=${NT}`,
+    `ours (wasm SIMD, ${THREADS} thread${THREADS > 1 ? 's' : ''}) knn k=${K}: acc=${acc.toFixed(4)} time=${s.toFixed(2)}s n_test=${NT} cpu=${cpuS}s peak_rss=${rss}MB`,
   );
   return s;
 }
@@ -78,7 +88,11 @@ async function main(): Promise<void> {
     if (process.argv.includes('--no-anchor')) continue;
     const script = join(process.cwd(), '..', 'shared', 'anchors', 'knn_numpy.py');
     const path = existsSync(script) ? script : '/work/shared/anchors/knn_numpy.py';
-    const out = execFileSync('/usr/bin/python3', [path, DATA, String(NT)], { encoding: 'utf8' });
+    const env = ANCHOR_THREADS
+      ? { ...process.env, OPENBLAS_NUM_THREADS: ANCHOR_THREADS, OMP_NUM_THREADS: ANCHOR_THREADS }
+      : process.env;
+    if (ANCHOR_THREADS) console.log(`anchors pinned to ${ANCHOR_THREADS} thread(s)`);
+    const out = execFileSync('/usr/bin/python3', [path, DATA, String(NT)], { encoding: 'utf8', env });
     process.stdout.write(out);
     for (const m of out.matchAll(/^(\S+).*time=([\d.]+)s/gm)) {
       console.log(`ratio ours / ${m[1]}: ${(mine / Number(m[2])).toFixed(2)}x`);

@@ -26,7 +26,15 @@ function camel(file) {
 }
 
 async function main() {
-  const wabt = await require('wabt')();
+  let factory;
+  try {
+    factory = require('wabt');
+  } catch (cause) {
+    throw new Error('the devDependency `wabt` is not installed: run `npm ci` (or `npm install`) first', {
+      cause,
+    });
+  }
+  const wabt = await factory();
   const features = { simd: true, threads: true, bulk_memory: true, mutable_globals: true };
   const assemble = (name, text) => {
     const mod = wabt.parseWat(name, text, features);
