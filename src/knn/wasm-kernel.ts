@@ -1,10 +1,16 @@
 // Exact k-NN search for uint8 pixels (squared Euclidean distance, integer arithmetic) with the WebAssembly
 // SIMD kernel of src/kernels/knn_u8.wat, and a plain JS path with the same results where SIMD is missing.
 //
-// Memory stays bounded: the training rows are stored once, as i16 in the kernel's memory (2 bytes per
-// pixel: 94 MB for 60,000 × 784), and queries go through in blocks of `queryBlockRows`; no query × train
-// matrix is ever formed. The kernel streams the training rows in blocks of `trainBlockRows` so that a block
-// stays in cache while every query pair of the current block meets it.
+// Pruning (exact): by Cauchy–Schwarz, sums over groups of G pixels give a lower bound of G · distance. The
+// kernel computes the coarse bound (G = 16) for 2 queries × 4 training rows at a time, tries a finer one
+// (G = 4) on the few rows it keeps, and computes the exact distance only for those still in the running.
+// With `imageShape` the groups are square patches (4×4, 2×2), which prune far more than runs of a row. All
+// in integers, so the neighbours and distances are exactly those of a brute-force search.
+//
+// Memory stays bounded: the training rows are stored once per level, as i16 in the kernel's memory (about
+// 130 MB for 60,000 × 784 with both bounds), and queries go through in blocks of `queryBlockRows`; no
+// query × train matrix is ever formed. The training rows are streamed in blocks of `trainBlockRows`, in index
+// order, so that a block stays in cache while every query pair of the current block meets it.
 //
 // Results: for each query row, the k nearest training rows sorted by (distance, training index): among equal
 // distances the lower training index comes first. Distances are exact squared Euclidean distances (int32).
@@ -116,13 +122,14 @@ export interface KnnExports {
 
 /**
  * Interleaves `rows` (n × dims uint8) as i16 in groups of `lanes` rows (see src/kernels/knn_u8.wat), pixel
- * `order[i]` in place i (−1: a zero), with sums of `group` consecutive places per value; writes the norms.
+ * `order[i]` in place i (−1: a zero; null: pixel i), with sums of `group` consecutive places per value;
+ * writes the norms.
  */
 function interleave(
   src: Uint8Array,
   n: number,
   dims: number,
-  order: Int32Array,
+  order: Int32Array | null,
   group: number,
   lanes: number,
   chunks: number,
@@ -130,16 +137,27 @@ function interleave(
   norms: Int32Array,
 ): void {
   const blockValues = chunks * 8 * lanes;
-  const values = Math.ceil(order.length / group);
+  const places = order === null ? dims : order.length;
+  const values = Math.ceil(places / group);
   for (let r = 0; r < n; r++) {
     const base = Math.floor(r / lanes) * blockValues + (r % lanes) * 8;
     const ro = r * dims;
     let s = 0;
+    if (order === null && group === 1) {
+      // raw pixels in their own order (the exact distance does not depend on the order)
+      for (let i = 0; i < dims; i++) {
+        const v = src[ro + i];
+        out[base + (i >> 3) * 8 * lanes + (i & 7)] = v;
+        s += v * v;
+      }
+      norms[r] = s;
+      continue;
+    }
     for (let j = 0; j < values; j++) {
       let v = 0;
-      const end = Math.min(order.length, (j + 1) * group);
+      const end = Math.min(places, (j + 1) * group);
       for (let i = j * group; i < end; i++) {
-        const at = order[i];
+        const at = order === null ? i : order[i];
         if (at >= 0) v += src[ro + at];
       }
       out[base + (j >> 3) * 8 * lanes + (j & 7)] = v;
@@ -150,12 +168,12 @@ function interleave(
 }
 
 /**
- * The order of places: the identity, or for an image (`height × width`, row-major) 4×4 tiles in row-major
+ * The order of places: null for the pixels' own order, or for an image (`height × width`, row-major) 4×4 tiles in row-major
  * order, each as its four 2×2 blocks, so that groups of 4 and of 16 consecutive places are square patches
  * (a much tighter bound than runs along a row). Places outside the image are −1 (zeros).
  */
-function placeOrder(dims: number, shape: readonly [number, number] | null): Int32Array {
-  if (shape === null) return Int32Array.from({ length: dims }, (_, i) => i);
+function placeOrder(shape: readonly [number, number] | null): Int32Array | null {
+  if (shape === null) return null;
   const [h, w] = shape;
   const th = Math.ceil(h / 4);
   const tw = Math.ceil(w / 4);
@@ -393,7 +411,7 @@ export class WasmKnnKernel implements KnnKernel {
   /** Raw, coarse and middle levels (group 0: not used). */
   private levels: Level[] = [];
   /** Place order of the pixels (see placeOrder). */
-  private order: Int32Array = new Int32Array(0);
+  private order: Int32Array | null = null;
   /** First free byte after the training data: query blocks go here. */
   scratch = 0;
 
@@ -442,15 +460,16 @@ export class WasmKnnKernel implements KnnKernel {
         `KnnKernel.setTrain: imageShape ${shape[0]} × ${shape[1]} does not match dims = ${dims}`,
       );
     }
-    const order = placeOrder(dims, this.o.prune ? shape : null);
+    const order = placeOrder(this.o.prune ? shape : null);
+    const places = order === null ? dims : order.length;
     const quads = Math.ceil(n / 4);
     const levels: Level[] = [];
     let at = 64;
-    const groups = groupsFor(order.length, this.o);
+    const groups = groupsFor(places, this.o);
     const pruned = groups[1] !== 0;
     for (const group of groups) {
       // the pruned kernel's single-row products take two chunks at a time: round up to even
-      const values = Math.ceil(order.length / group);
+      const values = Math.ceil((group === 1 ? dims : places) / group);
       const chunks =
         group === 0 ? 0 : levels.length === 0 && !pruned ? Math.ceil(values / 8) : 2 * Math.ceil(values / 16);
       const level: Level = { group, chunks, data: at, norms: at + quads * chunks * 64 };
@@ -463,7 +482,8 @@ export class WasmKnnKernel implements KnnKernel {
     for (const l of levels) {
       if (l.group === 0) continue;
       const data = new Int16Array(buf, l.data, quads * l.chunks * 32);
-      interleave(rows, n, dims, order, l.group, 4, l.chunks, data, new Int32Array(buf, l.norms, quads * 4));
+      const o = l.group === 1 ? null : order;
+      interleave(rows, n, dims, o, l.group, 4, l.chunks, data, new Int32Array(buf, l.norms, quads * 4));
     }
     this.rows = n;
     this.dims = dims;
@@ -500,7 +520,7 @@ export class WasmKnnKernel implements KnnKernel {
       const norms = new Int32Array(buf, p + pairs * l.chunks * 32, block);
       data.fill(0);
       norms.fill(0);
-      interleave(rows, m, this.dims, this.order, l.group, 2, l.chunks, data, norms);
+      interleave(rows, m, this.dims, l.group === 1 ? null : this.order, l.group, 2, l.chunks, data, norms);
       q.push([p, norms.byteOffset]);
       p = norms.byteOffset + block * 4;
     }
