@@ -12,6 +12,9 @@
 ;; rows, index ≥ nValid, are never inserted) and queries to a multiple of 2 (the caller ignores the lists
 ;; of a padding query).
 ;;
+;; Exports: `search` (every distance, tiled 2 queries × 4 training rows), `searchPruned` (the same results
+;; with exact lower bounds from pixel-group sums; see below) and `setMiddle` (its optional second bound).
+;;
 ;; Tie rule: a training row enters a list only when strictly closer than its current k-th entry, and is
 ;; placed after the entries at equal distance. Callers visit the training rows in increasing index order
 ;; (blocks of quads in order, lanes 0..3 in order), so among equal distances the lower index comes first.
