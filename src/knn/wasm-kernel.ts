@@ -438,7 +438,7 @@ export class WasmKnnKernel implements KnnKernel {
     const have = memory.buffer.byteLength / PAGE;
     if (need <= have) return;
     try {
-      if (need > MAX_PAGES) throw new RangeError(`${need} pages`);
+      if (need > MAX_PAGES) throw `${need} pages of 64 KiB, more than ${MAX_PAGES}`;
       memory.grow(need - have);
     } catch (cause) {
       throw new FashionMnistError(

@@ -6,6 +6,7 @@
 // so it is used only for non-float32 tensors. Non-overlapping windows (filter = stride, the usual
 // case) take an unrolled 2x2 path.
 import { backend_util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { FashionMnistError } from '../../errors.js';
 import { asWasm, f32, heapOffset, type KernelArgs, pair } from './heap.js';
 import { simdKernels } from './simd.js';
 
@@ -33,7 +34,9 @@ export function makeMaxPoolGrad(fallback: KernelConfig | undefined): KernelConfi
     const [fh, fw] = pair(filterSize);
     const [sh, sw] = pair(strides);
     if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-      if (fallback == null) throw new Error('wasm MaxPoolGrad: no stock kernel to fall back to');
+      if (fallback == null) {
+        throw new FashionMnistError('NO_BACKEND', 'wasm MaxPoolGrad: no stock kernel to fall back to');
+      }
       return fallback.kernelFunc(args);
     }
     const info = backend_util.computePool2DInfo(
