@@ -69,7 +69,8 @@ interface ThreadedWasmBackend {
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-wasm';
- * import { installWasmTrainingKernels, startWasmWithThreads } from 'fashion-mnist-tfjs/node';
+ * import { startWasmWithThreads } from 'fashion-mnist-tfjs/experimental-wasm-threads';
+ * import { installWasmTrainingKernels } from 'fashion-mnist-tfjs/wasm-training';
  *
  * installWasmTrainingKernels();
  * const threads = await startWasmWithThreads({ threads: 2 });

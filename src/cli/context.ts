@@ -8,9 +8,9 @@ import { FASHION_MNIST } from '../data/catalog.js';
 import { DEBIAN_DIR, defaultCacheDir, loadFashionMnist, loadSample } from '../data/node.js';
 import { type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
-import { createProgressBar, type ProgressBar, type ProgressStream } from '../report/progress.js';
 import { BACKEND_CHOICES, type BackendChoice } from './backend.js';
 import { ioError, isErrnoError, withIoErrors } from './paths.js';
+import { createProgressBar, type ProgressBar, type ProgressStream } from './progress.js';
 
 /**
  * Streams and environment of one CLI run; tests pass their own to run the CLI in-process.

@@ -3,9 +3,9 @@
 // decoding: the file's bytes, and the pixels its header declares (a small file can claim a huge image).
 import { readFile, stat } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
+import type { RgbaImage } from '../data/image.js';
 import { FashionMnistError } from '../errors.js';
 import { decodePng, imageTooLarge, MAX_IMAGE_PIXELS, pngSize } from '../report/png.js';
-import type { RgbaImage } from '../report/preprocess.js';
 import { ioError, isErrnoError } from './paths.js';
 
 /** The largest image file `predict` reads: 64 MiB. */

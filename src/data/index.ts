@@ -2,12 +2,6 @@
 // in-memory splits, and turning your own picture into a Fashion-MNIST image. The loader that reads disk,
 // cache, Debian's package or the embedded sample is `loadFashionMnist` of `fashion-mnist-tfjs/node`.
 
-export {
-  type FashionMnistImage,
-  type FashionMnistImageOptions,
-  type RgbaImage,
-  toFashionMnistImage,
-} from '../report/preprocess.js';
 export type { DataSource, FashionMnist, LoadProgress, ProgressCallback } from './assemble.js';
 export {
   CLASS_NAMES,
@@ -25,6 +19,12 @@ export {
   type ParseIdxOptions,
   parseIdx,
 } from './idx.js';
+export {
+  type FashionMnistImage,
+  type FashionMnistImageOptions,
+  type RgbaImage,
+  toFashionMnistImage,
+} from './image.js';
 export { loadFashionMnist } from './load.js';
 export type { LoadFashionMnistOptions } from './options.js';
 export { SAMPLE } from './sample-catalog.js';

@@ -250,7 +250,8 @@ footer{margin-top:40px;color:#777;font-size:12px}
  * @example
  * ```ts
  * import { writeFile } from 'node:fs/promises';
- * import { renderHtmlReport, confusionMatrix } from 'fashion-mnist-tfjs';
+ * import { confusionMatrix } from 'fashion-mnist-tfjs/metrics';
+ * import { renderHtmlReport } from 'fashion-mnist-tfjs/report';
  *
  * const html = renderHtmlReport({
  *   title: 'CNN on Fashion-MNIST',

@@ -10,10 +10,10 @@ import pngjs from 'pngjs';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASS_NAMES } from '../../src/data/catalog.js';
+import { toFashionMnistImage } from '../../src/data/image.js';
 import { loadSample } from '../../src/data/node.js';
 import type { Split } from '../../src/data/split.js';
 import { KnnClassifier } from '../../src/knn/classifier.js';
-import { toFashionMnistImage } from '../../src/report/preprocess.js';
 import { useBackend } from '../helpers/backends.js';
 import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
 

@@ -7,7 +7,6 @@ import { loadModel, saveModel } from '../../cnn/io-node.js';
 import { type EpochLog, trainCnn } from '../../cnn/train.js';
 import { FashionMnistError } from '../../errors.js';
 import { badOption } from '../../internal/validate.js';
-import { formatDuration } from '../../report/progress.js';
 import { setUpBackend } from '../backend.js';
 import {
   AliasOption,
@@ -21,6 +20,7 @@ import {
   sharedOption,
 } from '../context.js';
 import { checkOutputDir, checkOutputFile, withIoErrors } from '../paths.js';
+import { formatDuration } from '../progress.js';
 import { writeCnnReport } from './cnn-report.js';
 import { checkEraseFlags, type EraseFlags, eraseFromFlags, eraseOptions } from './erase-options.js';
 import { perClassTable } from './tables.js';

@@ -118,7 +118,6 @@ function defaultStream(): ProgressStream | undefined {
  * @throws FashionMnistError `BAD_OPTION` for bad options.
  * @example
  * ```ts
- * import { createProgressBar } from 'fashion-mnist-tfjs';
  * const bar = createProgressBar({ total: batches, label: 'epoch 1/10' });
  * for (let b = 0; b < batches; b++) {
  *   // … train one batch …

@@ -170,7 +170,8 @@ function sharpen(src: Float64Array, w: number, h: number): Float64Array {
  * match `width × height × 4`, `BAD_INPUT` for an image that is a single colour (nothing to classify).
  * @example
  * ```ts
- * import { toFashionMnistImage, predictCnnTopK } from 'fashion-mnist-tfjs';
+ * import { predictCnnTopK } from 'fashion-mnist-tfjs';
+ * import { toFashionMnistImage } from 'fashion-mnist-tfjs/data';
  *
  * const { pixels } = toFashionMnistImage(ctx.getImageData(0, 0, canvas.width, canvas.height));
  * const [top3] = await predictCnnTopK(model, pixels, 3);

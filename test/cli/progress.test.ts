@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgressBar, formatDuration, type ProgressStream } from '../../src/report/progress.js';
+import { createProgressBar, formatDuration, type ProgressStream } from '../../src/cli/progress.js';
 
 const BAD_OPTION = expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_OPTION' });
 

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type RgbaImage, toFashionMnistImage } from '../../src/data/image.js';
 import { loadSample } from '../../src/data/node.js';
 import type { Split } from '../../src/data/split.js';
 import { FashionMnistError } from '../../src/errors.js';
 import { decodePng, encodePng } from '../../src/report/png.js';
-import { type RgbaImage, toFashionMnistImage } from '../../src/report/preprocess.js';
 
 const BAD_OPTION = expect.objectContaining({ name: 'FashionMnistError', code: 'BAD_OPTION' });
 
