@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { registerRandomErasing } from '../augment/random-erasing-layer.js';
 import { FashionMnistError } from '../errors.js';
-import { concatBytes } from '../internal/bytes.js';
+import { concatBytes, fetchBytes } from '../internal/bytes.js';
 import { checkNumber } from '../internal/validate.js';
 import { registerSeededDropout } from './dropout.js';
 import { type CheckedModelJson, checkModelJson, MAX_MODEL_JSON_BYTES } from './weights.js';
@@ -138,84 +138,14 @@ export async function buildModel(
   return model;
 }
 
-/** The body of `response`, read as a stream that stops as soon as it passes `limit` bytes. */
-async function readLimited(
-  response: Response,
-  limit: number,
-  tooLong: (received: number) => FashionMnistError,
-): Promise<Uint8Array> {
-  // A declared length is the compressed one when the server encodes the body; only trust it when it does not.
-  const encoding = response.headers.get('content-encoding');
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if ((!encoding || encoding === 'identity') && Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel().catch(() => undefined);
-    throw tooLong(declared);
-  }
-  const reader = response.body?.getReader();
-  if (!reader) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.length > limit) throw tooLong(bytes.length);
-    return bytes;
-  }
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.length;
-    if (received > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLong(received);
-    }
-    chunks.push(value);
-  }
-  return concatBytes(chunks);
-}
-
-/**
- * Fetches one file with a timeout from request to last byte, refusing a body longer than `limit`.
- * Network failures and HTTP errors are `DOWNLOAD_FAILED`, the timeout `TIMEOUT`.
- */
-async function fetchLimited(
+/** One file of a model over HTTP: the library's bounded fetch (idle timeout, size limit checked while streaming). */
+function fetchLimited(
   url: string,
   limit: number,
-  tooLong: (received: number) => FashionMnistError,
-  where: string,
+  tooLarge: (received: number) => FashionMnistError,
   timeoutMs: number,
 ): Promise<Uint8Array> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  try {
-    const response = await fetch(url, { signal: controller.signal });
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new FashionMnistError(
-        'DOWNLOAD_FAILED',
-        `${where}: ${url} answered HTTP ${response.status} ${response.statusText}`.trimEnd(),
-        { path: url },
-      );
-    }
-    return await readLimited(response, limit, tooLong);
-  } catch (e) {
-    if (e instanceof FashionMnistError) throw e;
-    if (timedOut) {
-      throw new FashionMnistError(
-        'TIMEOUT',
-        `${where}: ${url} did not arrive within ${timeoutMs} ms; retry, or raise the option timeoutMs`,
-        { path: url, cause: e },
-      );
-    }
-    throw new FashionMnistError('DOWNLOAD_FAILED', `${where}: cannot fetch ${url}: ${(e as Error).message}`, {
-      path: url,
-      cause: e,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
+  return fetchBytes(url, { maxBytes: limit, timeoutMs, tooLarge, timeoutHint: "the option 'timeoutMs'" });
 }
 
 /**
@@ -238,7 +168,6 @@ export async function fetchModelArtifacts(
         `${where}: ${url} has ${n} bytes or more; a model.json may have at most ${MAX_MODEL_JSON_BYTES}`,
         { path: url },
       ),
-    where,
     timeoutMs,
   );
   const checked = checkModelJson(new TextDecoder().decode(jsonBytes), where, url);
@@ -254,7 +183,7 @@ export async function fetchModelArtifacts(
             `weights need (${shardUrl} brought the group to ${received + n}); they do not belong to this model.json`,
           { path: url },
         );
-      const bytes = await fetchLimited(shardUrl, group.bytes - received, tooLong, where, timeoutMs);
+      const bytes = await fetchLimited(shardUrl, group.bytes - received, tooLong, timeoutMs);
       received += bytes.length;
       parts.push(bytes);
     }

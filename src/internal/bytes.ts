@@ -27,6 +27,8 @@ export interface FetchBytesOptions {
   timeoutHint?: string;
   /** Called after each chunk with the bytes received so far and the announced total, when known. */
   onBytes?: (loaded: number, total?: number) => void;
+  /** The error for a body over `maxBytes` (default: TOO_LARGE naming the URL and the limit). */
+  tooLarge?: (received: number) => FashionMnistError;
 }
 
 function describe(cause: unknown): string {
@@ -102,6 +104,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
     const total = header && /^\d+$/.test(header) ? Number(header) : undefined;
     if (total !== undefined && total > maxBytes) {
       await response.body?.cancel().catch(() => {});
+      if (options.tooLarge) throw options.tooLarge(total);
       throw new FashionMnistError(
         'TOO_LARGE',
         `${url}: the server announces ${total} bytes, more than the ${maxBytes} bytes allowed for this file`,
@@ -113,6 +116,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       arm('body');
       const whole = new Uint8Array(await Promise.race([response.arrayBuffer(), timedOut]));
       if (whole.length > maxBytes) {
+        if (options.tooLarge) throw options.tooLarge(whole.length);
         throw new FashionMnistError(
           'TOO_LARGE',
           `${url}: the body has ${whole.length} bytes, more than the ${maxBytes} bytes allowed for this file`,
@@ -141,6 +145,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
       if (next.done) break;
       loaded += next.value.length;
       if (loaded > maxBytes) {
+        if (options.tooLarge) throw options.tooLarge(loaded);
         throw new FashionMnistError(
           'TOO_LARGE',
           `${url}: the body goes on past ${maxBytes} bytes, the most allowed for this file; stopped reading`,

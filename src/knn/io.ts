@@ -1,6 +1,7 @@
 // Saving and loading k-NN classifiers, universal part: IndexedDB (`indexeddb://name`) and http(s) URLs. The Node
 // entry has the same two functions with the same options type, plus file paths (io-node.ts).
 import { FashionMnistError } from '../errors.js';
+import { fetchBytes } from '../internal/bytes.js';
 import { checkFunction, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { KnnClassifier } from './classifier.js';
 import { getIndexedDb, indexedDbKey, putIndexedDb } from './store.js';
@@ -18,7 +19,7 @@ import type { KnnLabel, KnnRestoreOptions } from './types.js';
 export interface LoadKnnOptions extends KnnRestoreOptions {
   /** Largest saved classifier accepted, in bytes (`TOO_LARGE` beyond it). Default 1 GiB. */
   maxBytes?: number;
-  /** Time limit of a download (http/https sources), in milliseconds (`TIMEOUT` beyond it). Default 60,000. */
+  /** Idle time limit of a download (http/https sources): the longest wait for the response or its next chunk, in milliseconds (`TIMEOUT` beyond it). Default 60,000. */
   timeoutMs?: number;
   /** The `fetch` used for http/https sources (default: the global one). */
   fetch?: typeof globalThis.fetch;
@@ -108,54 +109,9 @@ function fileUnsupported(where: string, address: string): FashionMnistError {
 }
 
 /**
- * Reads a response body of at most `maxBytes` (checked against Content-Length first, then while reading), so a
- * wrong URL cannot fill the memory.
+ * Downloads a saved classifier with the library's bounded fetch: a size limit checked while streaming and an idle
+ * timeout; HTTP errors and cut connections are `DOWNLOAD_FAILED`, as for every other download.
  */
-async function readBounded(
-  where: string,
-  url: string,
-  response: Response,
-  maxBytes: number,
-): Promise<Uint8Array> {
-  const tooLarge = (n: number | string) =>
-    new FashionMnistError(
-      'TOO_LARGE',
-      `${where}: ${url} sends ${n} bytes, more than the limit of ${maxBytes}; raise the maxBytes option if it is right`,
-      { path: url },
-    );
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    throw tooLarge(declared);
-  }
-  if (response.body === null) {
-    const all = new Uint8Array(await response.arrayBuffer());
-    if (all.length > maxBytes) throw tooLarge(all.length);
-    return all;
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(`more than ${maxBytes}`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** Downloads a saved classifier with a size limit and a time limit (the whole download, body included). */
 export async function fetchBounded(
   where: string,
   url: string,
@@ -167,43 +123,18 @@ export async function fetchBounded(
       path: url,
     });
   }
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, limits.timeoutMs);
-  try {
-    const response = await doFetch(url, { signal: controller.signal });
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new FashionMnistError(
-        response.status === 404 ? 'NOT_FOUND' : 'IO_ERROR',
-        `${where}: ${url} answered HTTP ${response.status}; check the URL`,
+  return fetchBytes(url, {
+    fetch: doFetch,
+    maxBytes: limits.maxBytes,
+    timeoutMs: limits.timeoutMs,
+    timeoutHint: "the option 'timeoutMs'",
+    tooLarge: (n) =>
+      new FashionMnistError(
+        'TOO_LARGE',
+        `${where}: ${url} sends ${n} bytes or more, more than the limit of ${limits.maxBytes}; raise the maxBytes option if it is right`,
         { path: url },
-      );
-    }
-    return await readBounded(where, url, response, limits.maxBytes);
-  } catch (e) {
-    if (timedOut) {
-      throw new FashionMnistError(
-        'TIMEOUT',
-        `${where}: ${url} took longer than ${limits.timeoutMs} ms; retry, or raise the timeoutMs option`,
-        { path: url, cause: e },
-      );
-    }
-    if (e instanceof FashionMnistError) throw e;
-    throw new FashionMnistError(
-      'IO_ERROR',
-      `${where}: cannot download ${url}: ${(e as Error)?.message ?? e}`,
-      {
-        path: url,
-        cause: e,
-      },
-    );
-  } finally {
-    clearTimeout(timer);
-  }
+      ),
+  });
 }
 
 /**

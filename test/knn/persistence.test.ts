@@ -288,10 +288,10 @@ describe('loading k-NN over http', () => {
     }
   });
 
-  it('404 is NOT_FOUND, 500 IO_ERROR, a cut connection IO_ERROR or BAD_FILE, too large TOO_LARGE', async () => {
-    expect(await codeOf(loadUniversal(`${server.url}missing`))).toBe('NOT_FOUND');
-    expect(await codeOf(loadUniversal(`${server.url}oops`))).toBe('IO_ERROR');
-    expect(['IO_ERROR', 'BAD_FILE']).toContain(await codeOf(loadUniversal(`${server.url}cut.fmknn`)));
+  it('HTTP errors and a cut connection are DOWNLOAD_FAILED, as for every download; too large TOO_LARGE', async () => {
+    expect(await codeOf(loadUniversal(`${server.url}missing`))).toBe('DOWNLOAD_FAILED');
+    expect(await codeOf(loadUniversal(`${server.url}oops`))).toBe('DOWNLOAD_FAILED');
+    expect(['DOWNLOAD_FAILED', 'BAD_FILE']).toContain(await codeOf(loadUniversal(`${server.url}cut.fmknn`)));
     expect(await codeOf(loadUniversal(`${server.url}knn.fmknn`, { maxBytes: bytes.length - 1 }))).toBe(
       'TOO_LARGE',
     );
