@@ -247,7 +247,9 @@ describe('timeouts', () => {
         const err = await failure(loadPretrainedUniversal({ url: `${s.url}model.json`, timeoutMs: 300 }));
         expect(err.code).toBe('TIMEOUT');
         expect(err.path).toBe(`${s.url}${stall}`);
-        expect(err.message).toMatch(/within 300 ms; the server stalled. Retry, try another mirror, or raise the option 'timeoutMs'/);
+        expect(err.message).toMatch(
+          /within 300 ms; the server stalled. Retry, try another mirror, or raise the option 'timeoutMs'/,
+        );
         // 0.1.0 hung for good (> 60 s); the bound here is generous so that a busy machine passes.
         expect(Date.now() - started).toBeLessThan(30_000);
         await expect(loadPretrainedNode({ url: `${s.url}model.json`, timeoutMs: 300 })).rejects.toMatchObject(
