@@ -157,7 +157,9 @@ interface PythonResult {
 }
 
 function python(rows: number): PythonResult {
-  const script = process.env.KNN_ANCHOR ?? resolve(here, '../../shared/anchors/knn_numpy.py');
+  // ../shared next to the checkout; from a git worktree under <root>/wt/<name>, the one next to <root>/main.
+  const candidates = ['../../shared', '../../../shared'].map((d) => resolve(here, d, 'anchors/knn_numpy.py'));
+  const script = process.env.KNN_ANCHOR ?? candidates.find((c) => existsSync(c)) ?? candidates[0];
   const py = process.env.PYTHON ?? '/usr/bin/python3';
   if (!existsSync(script)) return { error: `anchor ${script} not found` };
   // /usr/bin/time -f %M gives the python process's peak RSS (KiB) on stderr, when installed.
