@@ -13,7 +13,7 @@ import { DEBIAN_DIR, loadFashionMnist } from '../../src/data/node.js';
 import { FashionMnistError } from '../../src/errors.js';
 import { KnnClassifier, type KnnSearch, wasmSearch } from '../../src/knn/index.js';
 import { tfjsSearch } from '../../src/knn/search.js';
-import { kernelApplies } from '../../src/knn/wasm-search.js';
+import { KernelIndex, kernelApplies } from '../../src/knn/wasm-search.js';
 import { knnWorkerPool } from '../../src/knn/worker-pool-node.js';
 import { useBackend } from '../helpers/backends.js';
 import { naiveNeighbours, naiveVote, randomLabels, randomRows } from './reference.js';
@@ -206,6 +206,46 @@ describe('wasmSearch and knnWorkerPool on the uint8 kernel', () => {
     expect(s.built).toEqual(['WorkerPoolIndex']);
     await knn.dispose();
     expect(() => knnWorkerPool({ kernel: 'fast' as 'auto' })).toThrow(/kernel/);
+  });
+});
+
+describe('KernelIndex (over a stand-in kernel)', () => {
+  it('frees the kernel once on dispose, after the chunk in flight; that search and later ones are ABORTED', async () => {
+    let disposed = 0;
+    let release: () => void = () => undefined;
+    const calls: number[] = [];
+    const runner = {
+      setTrain: () => undefined,
+      search: (q: Uint8Array, k: number) => {
+        calls.push(q.length);
+        return new Promise<{ indices: Int32Array; distances: Int32Array; rows: number; k: number }>(
+          (resolve) => {
+            release = () => resolve({ indices: new Int32Array(k), distances: new Int32Array(k), rows: 1, k });
+          },
+        );
+      },
+      dispose: () => {
+        disposed++;
+      },
+    };
+    const rows = { values: new Uint8Array(8), rows: 4, dims: 2 };
+    const index = new KernelIndex(runner, rows, 'euclidean', () => {
+      throw new Error('no fallback expected');
+    });
+    const query = { values: new Uint8Array(4), rows: 2, dims: 2 };
+    const running = expectRejects(index.search({ where: 'test', query, k: 1, batchSize: 1 }), 'ABORTED');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(calls).toEqual([2]);
+    const gone = index.dispose();
+    expect(disposed).toBe(0); // the chunk in flight still uses the kernel
+    release();
+    await gone;
+    await running;
+    expect(disposed).toBe(1);
+    expect(calls).toEqual([2]); // the second chunk never ran
+    await index.dispose();
+    expect(disposed).toBe(1);
+    await expectRejects(index.search({ where: 'test', query, k: 1, batchSize: 1 }), 'ABORTED');
   });
 });
 
