@@ -1,7 +1,9 @@
 // k-NN speed, measured next to scikit-learn in the same run: the full test set (10,000) against the full
 // training set (60,000), raw pixels, k = 5, euclidean, uniform.
 //
-//   npm run bench:knn                      # everything: cpu (slice, extrapolated), wasm 1 thread, wasm 2 workers, python
+//   npm run bench:knn                      # everything: uint8 kernel (2 threads, 1 thread), tfjs wasm 2 workers,
+//                                          # tfjs wasm 1 thread, tfjs cpu (slice, extrapolated), python
+//   npm run bench:knn -- --kernel-only      # the uint8 kernel cases and python only
 //   npm run bench:knn -- --rows 1000       # a 1,000-image slice of the test set for every case
 //   npm run bench:knn -- --cpu-rows 50 --skip-python --json out.json
 //   npm run bench:knn -- --python-once      # scikit-learn only before our cases (default: before and after)
@@ -11,13 +13,14 @@
 // time is extrapolated linearly (the work is linear in query rows); the table says so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildDevKnnWorker } from '../scripts/dev-knn-worker.js';
 import { DEBIAN_DIR } from '../src/data/node.js';
 import { KnnClassifier } from '../src/index.js';
+import { wasmSearch } from '../src/knn/index.js';
 import { knnWorkerPool, loadFashionMnist } from '../src/node.js';
 
 interface CaseResult {
@@ -85,6 +88,13 @@ async function runCase(spec: string): Promise<CaseResult> {
   const rows = Math.min(Number(rowsText), data.test.count);
   const x = data.test.images.subarray(0, rows * 784);
   const y = data.test.labels.subarray(0, rows);
+  if (backend === 'kernel') {
+    // The exact uint8 WebAssembly kernel: wasmSearch on this thread, or knnWorkerPool's kernel threads.
+    const search = workers === 0 ? wasmSearch : knnWorkerPool({ workers });
+    return finish(
+      await measure(() => new KnnClassifier({ k: 5, search }).fit(data.train.images, data.train.labels), x),
+    );
+  }
   if (workers === 0) {
     if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
     else await import('@tensorflow/tfjs-backend-cpu');
@@ -96,26 +106,31 @@ async function runCase(spec: string): Promise<CaseResult> {
   const search =
     worker === undefined
       ? undefined
-      : knnWorkerPool({ workers, backend: backend as 'wasm' | 'cpu', workerUrl: worker.url });
-  const { fitMs, predictMs, cpu, pred, stats } = await measure(
-    () => new KnnClassifier({ k: 5, search }).fit(data.train.images, data.train.labels),
-    x,
-  ).finally(() => worker?.remove());
-  let hits = 0;
-  for (let i = 0; i < rows; i++) if (pred[i] === y[i]) hits++;
-  return {
-    name,
-    backend,
-    workers,
-    rows,
-    fitMs,
-    predictMs,
-    predictCpuS: (cpu.user + cpu.system) / 1e6,
-    accuracy: hits / rows,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    batchSize: stats?.batchSize ?? 0,
-    rescued: stats?.rescued ?? 0,
-  };
+      : knnWorkerPool({ workers, backend: backend as 'wasm' | 'cpu', workerUrl: worker.url, kernel: 'tfjs' });
+  return finish(
+    await measure(
+      () => new KnnClassifier({ k: 5, search }).fit(data.train.images, data.train.labels),
+      x,
+    ).finally(() => worker?.remove()),
+  );
+
+  function finish({ fitMs, predictMs, cpu, pred, stats }: Awaited<ReturnType<typeof measure>>): CaseResult {
+    let hits = 0;
+    for (let i = 0; i < rows; i++) if (pred[i] === y[i]) hits++;
+    return {
+      name,
+      backend,
+      workers,
+      rows,
+      fitMs,
+      predictMs,
+      predictCpuS: (cpu.user + cpu.system) / 1e6,
+      accuracy: hits / rows,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      batchSize: stats?.batchSize ?? 0,
+      rescued: stats?.rescued ?? 0,
+    };
+  }
 }
 
 function child(spec: string): CaseResult {
@@ -142,7 +157,9 @@ interface PythonResult {
 }
 
 function python(rows: number): PythonResult {
-  const script = process.env.KNN_ANCHOR ?? resolve(here, '../../shared/anchors/knn_numpy.py');
+  // ../shared next to the checkout; from a git worktree under <root>/wt/<name>, the one next to <root>/main.
+  const candidates = ['../../shared', '../../../shared'].map((d) => resolve(here, d, 'anchors/knn_numpy.py'));
+  const script = process.env.KNN_ANCHOR ?? candidates.find((c) => existsSync(c)) ?? candidates[0];
   const py = process.env.PYTHON ?? '/usr/bin/python3';
   if (!existsSync(script)) return { error: `anchor ${script} not found` };
   // /usr/bin/time -f %M gives the python process's peak RSS (KiB) on stderr, when installed.
@@ -195,6 +212,7 @@ async function main(): Promise<void> {
   const workers = Number(flag('--workers') ?? 2);
   const skipPython = args.includes('--skip-python');
   const skipCpu = args.includes('--skip-cpu');
+  const kernelOnly = args.includes('--kernel-only');
   const train = 60000;
   console.log(
     `k-NN benchmark: ${rows} test × ${train} train images, 784 raw pixels, k = 5, euclidean, uniform`,
@@ -209,10 +227,15 @@ async function main(): Promise<void> {
   // Python runs before and after our cases and the mean is the reference, so that load from other processes
   // during the run biases both sides alike.
   const results: CaseResult[] = [];
+  const load0 = loadavg();
   const pyBefore = skipPython ? undefined : python(rows);
-  results.push(child(`wasm-${workers}w:wasm:${workers}:${rows}`));
-  results.push(child(`wasm-1t:wasm:0:${rows}`));
-  if (!skipCpu) results.push(child(`cpu-1t:cpu:0:${cpuRows}`));
+  results.push(child(`kernel-${workers}t:kernel:${workers}:${rows}`));
+  results.push(child(`kernel-1t:kernel:0:${rows}`));
+  if (!kernelOnly) {
+    results.push(child(`wasm-${workers}w:wasm:${workers}:${rows}`));
+    results.push(child(`wasm-1t:wasm:0:${rows}`));
+    if (!skipCpu) results.push(child(`cpu-1t:cpu:0:${cpuRows}`));
+  }
   const pyAfter = skipPython || args.includes('--python-once') ? undefined : python(rows);
   const py = mergePython(pyBefore, pyAfter);
 
@@ -224,16 +247,24 @@ async function main(): Promise<void> {
     'predict s',
     'CPU s',
     'all-rows s',
+    'job s',
     'distances/s',
     'peak RSS',
     'accuracy',
-    'ours/sklearn',
+    'job/sklearn',
   ];
   const table: string[][] = [];
   for (const r of results) {
     const scale = rows / r.rows;
     const full = (r.predictMs / 1000) * scale;
-    const label = `${r.backend} ${r.workers === 0 ? '1 thread' : `${r.workers} workers`}${scale > 1 ? ' (slice, extrapolated)' : ''}`;
+    const job = full + r.fitMs / 1000;
+    const what =
+      r.backend === 'kernel'
+        ? r.workers === 0
+          ? 'wasmSearch (uint8 kernel) 1 thread'
+          : `knnWorkerPool uint8 kernel ${r.workers} threads`
+        : `tfjs ${r.backend} ${r.workers === 0 ? '1 thread' : `${r.workers} workers`}`;
+    const label = `${what}${scale > 1 ? ' (slice, extrapolated)' : ''}`;
     table.push([
       label,
       String(r.rows),
@@ -241,10 +272,11 @@ async function main(): Promise<void> {
       (r.predictMs / 1000).toFixed(2),
       r.predictCpuS.toFixed(1),
       full.toFixed(1),
+      job.toFixed(1),
       ((r.rows * train) / (r.predictMs / 1000)).toExponential(2),
       `${r.peakRssMiB.toFixed(0)} MiB`,
       r.accuracy.toFixed(4),
-      sk ? `${(full / sk).toFixed(2)}×` : '-',
+      sk ? `${(job / sk).toFixed(2)}×` : '-',
     ]);
   }
   // The python rows: no fit time or CPU time of their own; ratios against scikit-learn like ours.
@@ -254,6 +286,7 @@ async function main(): Promise<void> {
     '-',
     r.seconds.toFixed(2),
     '-',
+    r.seconds.toFixed(1),
     r.seconds.toFixed(1),
     ((rows * train) / r.seconds).toExponential(2),
     rss,
@@ -270,6 +303,19 @@ async function main(): Promise<void> {
     row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(fmt(header));
   for (const row of table) console.log(fmt(row));
+  console.log(
+    'job s: the full job, fit + predict (for us: fit, thread start and index build, then predict; for',
+  );
+  console.log(
+    "scikit-learn: KNeighborsClassifier(algorithm='brute', n_jobs=-1).fit(...).score(...), as timed by",
+  );
+  console.log('knn_numpy.py; numpy: its loop-free distance matrix, no fit). job/sklearn compares those.');
+  const load1 = loadavg();
+  console.log(
+    `load average (1, 5, 15 min): at start ${load0.map((v) => v.toFixed(2)).join(', ')}; at end ${load1
+      .map((v) => v.toFixed(2))
+      .join(', ')}`,
+  );
   if (py?.peakRssMiB)
     console.log('* peak RSS of the python process, which runs the numpy version and then scikit-learn');
   console.log(

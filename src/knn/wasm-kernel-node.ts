@@ -122,6 +122,8 @@ export async function createKnnKernelPool(options?: KnnKernelPoolOptions): Promi
     await Promise.all(workers.map((w) => w.terminate()));
     throw new FashionMnistError('WORKER_FAILED', `${WHERE}: a worker thread failed to start`, { cause });
   }
+  // Idle threads do not keep the process alive; a running search holds them (see ThreadPool.run).
+  for (const w of workers) w.unref();
   return new ThreadPool(kernel, workers, kernelOptions.queryBlockRows, taskRows + (taskRows & 1));
 }
 
@@ -207,7 +209,9 @@ class ThreadPool implements KnnKernelPool {
     return new Promise<void>((resolve, reject) => {
       let failed = false;
       const cleanups: (() => void)[] = [];
+      for (const w of this.workers) w.ref();
       const finish = (e?: Error) => {
+        for (const w of this.workers) w.unref();
         for (const c of cleanups) c();
         if (e) reject(e);
         else resolve();

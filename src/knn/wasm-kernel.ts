@@ -414,6 +414,8 @@ export class WasmKnnKernel implements KnnKernel {
   private order: Int32Array | null = null;
   /** First free byte after the training data: query blocks go here. */
   scratch = 0;
+  /** End of the bytes written so far (setTrain's rows, prepare's query blocks); zeros beyond. */
+  private used = 0;
 
   constructor(
     mod: WebAssembly.Module,
@@ -478,7 +480,9 @@ export class WasmKnnKernel implements KnnKernel {
     }
     this.ensure(memory, at, 'setTrain');
     const buf = memory.buffer;
-    new Uint8Array(buf, 64, at - 64).fill(0);
+    // Bytes never written are still the zeros of a fresh memory: clear only what earlier calls wrote.
+    new Uint8Array(buf, 64, Math.max(0, Math.min(at, this.used) - 64)).fill(0);
+    this.used = Math.max(this.used, at);
     for (const l of levels) {
       if (l.group === 0) continue;
       const data = new Int16Array(buf, l.data, quads * l.chunks * 32);
@@ -526,6 +530,7 @@ export class WasmKnnKernel implements KnnKernel {
     }
     const lists = p;
     const l32 = new Int32Array(buf, lists, block * k * 2);
+    this.used = Math.max(this.used, lists + block * k * 8);
     for (let e = 0; e < block * k; e++) {
       l32[2 * e] = EMPTY_DIST;
       l32[2 * e + 1] = -1;

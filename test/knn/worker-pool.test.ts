@@ -73,9 +73,13 @@ describe('KnnClassifier with knnWorkerPool', () => {
   });
 
   for (const backend of ['wasm', 'cpu'] as const) {
+    // kernel: 'tfjs' — integer rows would otherwise go to the uint8 kernel (test/knn/wasm-search.test.ts).
     it(`matches the naive reference and the default search exactly (2 workers, ${backend} in each)`, async () => {
       const k = 5;
-      const knn = make({ k, batchSize: 7, search: pool({ workers: 2, backend }) }).fit(train, labels);
+      const knn = make({ k, batchSize: 7, search: pool({ workers: 2, backend, kernel: 'tfjs' }) }).fit(
+        train,
+        labels,
+      );
       const progress: number[] = [];
       const nb = await knn.kneighbors(query, { onProgress: (p) => progress.push(p.done) });
       const want = naiveNeighbours(train, query, dims, k);
@@ -202,10 +206,11 @@ describe('KnnClassifier with knnWorkerPool', () => {
     expect(r.status).toBe(0);
   });
 
+  // The fixtures are tfjs workers: kernel 'tfjs' keeps the integer rows on them.
   it('a worker that crashes during a search: WORKER_FAILED with the cause, for every later call too', async () => {
     const knn = make({
       k: 3,
-      search: knnWorkerPool({ workers: 2, workerUrl: fixture('crash-on-search.mjs') }),
+      search: knnWorkerPool({ workers: 2, workerUrl: fixture('crash-on-search.mjs'), kernel: 'tfjs' }),
     });
     knn.fit(train, labels);
     const e = await expectRejects(knn.predict(query), 'WORKER_FAILED');
@@ -220,7 +225,7 @@ describe('KnnClassifier with knnWorkerPool', () => {
   it('a worker thread that exits: WORKER_FAILED naming the exit code', async () => {
     const knn = make({
       k: 3,
-      search: knnWorkerPool({ workers: 1, workerUrl: fixture('exit-on-search.mjs') }),
+      search: knnWorkerPool({ workers: 1, workerUrl: fixture('exit-on-search.mjs'), kernel: 'tfjs' }),
     });
     knn.fit(train, labels);
     const e = await expectRejects(knn.predict(query), 'WORKER_FAILED');
@@ -230,13 +235,13 @@ describe('KnnClassifier with knnWorkerPool', () => {
 
   it('a worker that cannot start: WORKER_FAILED at the first search, with the cause', async () => {
     const missing = make({
-      search: knnWorkerPool({ workers: 1, workerUrl: fixture('no-such-worker.mjs') }),
+      search: knnWorkerPool({ workers: 1, workerUrl: fixture('no-such-worker.mjs'), kernel: 'tfjs' }),
     }).fit(train, labels);
     const e = await expectRejects(missing.predict(query), 'WORKER_FAILED');
     expect(e.cause).toBeInstanceOf(Error);
     await missing.dispose();
     const failing = make({
-      search: knnWorkerPool({ workers: 2, workerUrl: fixture('fail-start.mjs') }),
+      search: knnWorkerPool({ workers: 2, workerUrl: fixture('fail-start.mjs'), kernel: 'tfjs' }),
     }).fit(train, labels);
     const f = await expectRejects(failing.predict(query), 'WORKER_FAILED');
     expect(f.message).toMatch(/failed to initialise/);
@@ -251,7 +256,9 @@ describe('KnnClassifier with knnWorkerPool', () => {
     await inThread.dispose();
     // A URL Node refuses outright fails at fit, with nothing left running.
     expect(() =>
-      make({ search: knnWorkerPool({ workers: 2, workerUrl: 'not-a-relative-path.js' }) }).fit(train, labels),
+      make({
+        search: knnWorkerPool({ workers: 2, workerUrl: 'not-a-relative-path.js', kernel: 'tfjs' }),
+      }).fit(train, labels),
     ).toThrow(expect.objectContaining({ code: 'WORKER_FAILED' }));
   });
 });
