@@ -7,12 +7,13 @@ import {
   mergeOptions,
   show,
 } from '../internal/validate.js';
-import { tfjsSearch } from './search.js';
 import type { KnnCallOptions, KnnOptions } from './types.js';
+import { wasmSearch } from './wasm-search.js';
 
 /**
  * Defaults: k = 5, uniform votes, Euclidean distance, ties to the nearest neighbour's class, chunks sized for a 128 MiB budget (279 query rows
- * against 60,000 training images), the search on the active TensorFlow.js backend.
+ * against 60,000 training images); the search is `wasmSearch`: the library's exact uint8 WebAssembly kernel
+ * where it applies (pixels 0..255, euclidean), else the active TensorFlow.js backend, with the same results.
  *
  * @example
  * ```ts
@@ -26,7 +27,7 @@ export const KNN_DEFAULTS: Readonly<KnnOptions> = Object.freeze({
   ties: 'nearest',
   batchSize: 'auto',
   memoryBudget: 128 * 2 ** 20,
-  search: tfjsSearch,
+  search: wasmSearch,
 });
 
 /**

@@ -206,8 +206,10 @@ export interface KnnIndex {
 
 /**
  * A search strategy for {@link KnnClassifier} (option `search`): where and how the neighbours are searched.
- * The default searches on the active TensorFlow.js backend, in every environment; `knnWorkerPool()` from
- * `fashion-mnist-tfjs/node` searches on Node worker threads. Both give the same results bit for bit.
+ * The default, `wasmSearch`, runs the library's exact uint8 WebAssembly SIMD kernel where it applies (pixels,
+ * euclidean) and the active TensorFlow.js backend otherwise, in every environment; `tfjsSearch` always uses the
+ * backend; `knnWorkerPool()` from `fashion-mnist-tfjs/node` searches on Node worker threads. All give the same
+ * results bit for bit.
  *
  * @example
  * ```ts
@@ -262,8 +264,9 @@ export interface KnnOptions {
    */
   memoryBudget: number;
   /**
-   * Where the neighbours are searched (see {@link KnnSearch}). Default: on the active TensorFlow.js backend.
-   * In Node, `knnWorkerPool({ workers })` from `fashion-mnist-tfjs/node` uses worker threads.
+   * Where the neighbours are searched (see {@link KnnSearch}). Default: `wasmSearch` (the library's exact
+   * WebAssembly kernel for pixels with the euclidean metric, the active TensorFlow.js backend otherwise). In
+   * Node, `knnWorkerPool({ workers })` from `fashion-mnist-tfjs/node` uses worker threads.
    */
   search: KnnSearch;
 }

@@ -582,7 +582,7 @@ describe('KnnClassifier errors', () => {
 });
 
 describe('KnnClassifier without a backend', () => {
-  it('fit (and distanceMatrix) say NO_BACKEND when no tfjs backend is registered (child process)', () => {
+  it('fit on float features (and distanceMatrix) say NO_BACKEND with no tfjs backend; pixels need none (child process)', () => {
     // A process of its own: this one has the test backends registered, and the engine is a global.
     const script = fileURLToPath(new URL('./fixtures/no-backend.ts', import.meta.url));
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
@@ -592,6 +592,7 @@ describe('KnnClassifier without a backend', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '')).toEqual({
       fit: 'NO_BACKEND',
+      pixels: '1,0',
       distanceMatrix: 'NO_BACKEND',
     });
   });
