@@ -49,7 +49,7 @@ export interface RandomErasingOptions {
   /**
    * Bound on rectangle draws per image (an integer >= 1). The reference retries forever; here, after
    * `maxAttempts` rejected rectangles the image is returned unchanged and counted in
-   * {@link EraseStats.exhausted}. Default 100.
+   * `RandomEraser.stats.exhausted`. Default 100.
    */
   maxAttempts?: number;
   /**

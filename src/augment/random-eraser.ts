@@ -66,7 +66,7 @@ export class RandomEraser {
   private counts = { images: 0, erased: 0, skipped: 0, exhausted: 0, attempts: 0 };
 
   /**
-   * @param options - see {@link RandomErasingOptions}; omitted ones take {@link RANDOM_ERASING_DEFAULTS}.
+   * @param options - see {@link RandomErasingOptions}; omitted ones take the defaults listed there.
    * @throws FashionMnistError `BAD_OPTION` for invalid options.
    */
   constructor(options?: RandomErasingOptions) {

@@ -14,7 +14,12 @@ import { startWasmWithThreads } from './wasm-threads.js';
  * for (const c of BACKEND_CANDIDATES) console.log(c, BACKEND_PACKAGES[c].package);
  * ```
  */
-export const BACKEND_CANDIDATES = Object.freeze(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const);
+export const BACKEND_CANDIDATES: readonly BackendCandidate[] = Object.freeze([
+  'tfjs-node-gpu',
+  'tfjs-node',
+  'wasm',
+  'cpu',
+]);
 
 /**
  * One of the backends {@link selectBackend} knows: `'tfjs-node-gpu'`, `'tfjs-node'`, `'wasm'`, `'cpu'`.
@@ -24,7 +29,7 @@ export const BACKEND_CANDIDATES = Object.freeze(['tfjs-node-gpu', 'tfjs-node', '
  * await selectBackend(name);
  * ```
  */
-export type BackendCandidate = (typeof BACKEND_CANDIDATES)[number];
+export type BackendCandidate = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 
 /**
  * The npm package each candidate needs, and the tfjs backend name it registers.

@@ -148,11 +148,11 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  * cross-entropy and accuracy. Kernels use Glorot-uniform initialisation as in Keras, where the reference was
  * written (tfjs-layers would otherwise default to Glorot-normal).
  *
- * The optimizer is a {@link ScheduledAdam} (tfjs Adam's update, with a public `setLearningRate` that
- * `trainCnn`'s schedules use); it saves as a standard `Adam`, and `model.dispose()` frees it too. The dropout
- * layers are {@link SeededDropout}s (tfjs Dropout whose masks `trainCnn` can seed); they save as standard
- * `Dropout` layers. Calling `buildCnn` makes models loaded afterwards use the seedable dropout as well
- * (see `registerSeededDropout`), so that resumed checkpoints replay their dropout masks.
+ * The optimizer is an internal Adam (tfjs Adam's update, with a public `setLearningRate` that `trainCnn`'s
+ * schedules use); it saves as a standard `Adam`, and `model.dispose()` frees it too. The dropout layers are an
+ * internal tfjs Dropout whose masks `trainCnn` can seed; they save as standard `Dropout` layers. Calling
+ * `buildCnn` (or this library's `loadModel` / `loadPretrained`) makes models loaded afterwards use the seedable
+ * dropout as well, so that resumed checkpoints replay their dropout masks.
  *
  * No backend is imported: the model runs on whichever backend the caller has set.
  *
