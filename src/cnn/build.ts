@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { requireBackend } from '../internal/backend.js';
 import { checkSeed, createRandomSource, type Seed } from '../internal/random.js';
 import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { registerSeededDropout, SeededDropout } from './dropout.js';
@@ -156,7 +157,8 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  *
  * No backend is imported: the model runs on whichever backend the caller has set.
  *
- * @throws FashionMnistError `BAD_OPTION` for an option of the wrong type, out of range, or unknown.
+ * @throws FashionMnistError `BAD_OPTION` for an option of the wrong type, out of range, or unknown; `NO_BACKEND`
+ *   when no TensorFlow.js backend is ready (the message says what to import and to `await tf.setBackend(…)`).
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
@@ -169,6 +171,7 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  */
 export function buildCnn(options?: BuildCnnOptions): tfl.Sequential {
   const o = resolveOptions(options);
+  requireBackend('buildCnn');
   registerSeededDropout();
   // One distinct seed per initializer, drawn from the one seeded stream: reusing a single seed would give every
   // layer of the same shape identical weights. tfjs treats a seed of 0 as "no seed", hence 1..2^31.

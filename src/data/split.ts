@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
+import { requireBackend } from '../internal/backend.js';
 import { checkSeed, createRandomSource, permutationFrom } from '../internal/random.js';
 import { checkBoolean, checkNumber, mergeOptions } from '../internal/validate.js';
 import { NUM_CLASSES } from './catalog.js';
@@ -134,6 +135,8 @@ const TO_TENSORS_DEFAULTS: Readonly<Required<ToTensorsOptions>> = Object.freeze(
  * Tensors for a split: `xs` float32 `[N, H, W, 1]` and `ys` int32 `[N]` (or one-hot float32 `[N, 10]`).
  * The caller owns both tensors and must dispose them.
  *
+ * @throws FashionMnistError `BAD_OPTION` for a bad option, `COUNT_MISMATCH` when the split holds fewer pixels or
+ *   labels than `count` says, `NO_BACKEND` when no TensorFlow.js backend is ready.
  * @example
  * ```ts
  * const { xs, ys } = toTensors(subset(data.test, 0, 100), { oneHot: true });
@@ -145,6 +148,7 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
   const opts = mergeOptions('toTensors', TO_TENSORS_DEFAULTS, options);
   checkBoolean('toTensors', 'normalize', opts.normalize);
   checkBoolean('toTensors', 'oneHot', opts.oneHot);
+  requireBackend('toTensors');
   const n = split.count;
   const px = split.height * split.width;
   if (split.images.length < n * px || split.labels.length < n) {
