@@ -136,7 +136,8 @@ const TO_TENSORS_DEFAULTS: Readonly<Required<ToTensorsOptions>> = Object.freeze(
  * The caller owns both tensors and must dispose them.
  *
  * @throws FashionMnistError `BAD_OPTION` for a bad option, `COUNT_MISMATCH` when the split holds fewer pixels or
- *   labels than `count` says, `NO_BACKEND` when no TensorFlow.js backend is ready.
+ *   labels than `count` says, `BAD_LABEL` for a label >= 10 with `oneHot`, `NO_BACKEND` when no TensorFlow.js
+ *   backend is ready.
  * @example
  * ```ts
  * const { xs, ys } = toTensors(subset(data.test, 0, 100), { oneHot: true });
@@ -157,6 +158,17 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
       `toTensors: a split of ${n} images of ${split.height}×${split.width} needs ${n * px} pixels and ${n} labels, ` +
         `received ${split.images.length} pixels and ${split.labels.length} labels`,
     );
+  }
+  if (opts.oneHot) {
+    for (let i = 0; i < n; i++) {
+      if (split.labels[i] >= NUM_CLASSES) {
+        throw new FashionMnistError(
+          'BAD_LABEL',
+          `toTensors: label ${split.labels[i]} at index ${i} is not a class 0..${NUM_CLASSES - 1}, so it has no ` +
+            'one-hot row; fix the labels or pass oneHot: false',
+        );
+      }
+    }
   }
   const pixels = new Float32Array(n * px);
   const scale = opts.normalize ? 1 / 255 : 1;

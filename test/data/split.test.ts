@@ -134,4 +134,13 @@ describe.each(BACKENDS)('toTensors on %s', (backend) => {
       expect.objectContaining({ code: 'COUNT_MISMATCH' }),
     );
   });
+  it('refuses a label that is not a class when one-hot (it became a row of zeros), leaking nothing', () => {
+    const s = split(3);
+    s.labels[1] = 12;
+    const before = tf.memory().numTensors;
+    expect(() => toTensors(s, { oneHot: true })).toThrow(
+      expect.objectContaining({ code: 'BAD_LABEL', message: expect.stringMatching(/label 12 at index 1/) }),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
