@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
 import { requireBackend } from '../internal/backend.js';
 import { checkSeed, createRandomSource, permutationFrom } from '../internal/random.js';
-import { checkBoolean, checkNumber, mergeOptions } from '../internal/validate.js';
+import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { NUM_CLASSES } from './catalog.js';
 import type { IdxArray } from './idx.js';
 
@@ -22,6 +22,36 @@ export interface Split {
   count: number;
   height: number;
   width: number;
+}
+
+/** Checks that `split` is a Split a caller made by hand or got from the loaders (types and dimensions). */
+function checkSplitArg(where: string, split: unknown): Split {
+  const s = split as Split;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    !(s.images instanceof Uint8Array) ||
+    !(s.labels instanceof Uint8Array) ||
+    typeof s.count !== 'number'
+  ) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${where}: expected a Split ({ images: Uint8Array, labels: Uint8Array, count, height, width }), received ${show(split)}`,
+    );
+  }
+  for (const [name, value, min] of [
+    ['count', s.count, 0],
+    ['height', s.height, 1],
+    ['width', s.width, 1],
+  ] as const) {
+    if (!Number.isInteger(value) || (value as number) < min) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: split.${name} must be an integer >= ${min}, received ${show(value)}`,
+      );
+    }
+  }
+  return s;
 }
 
 /**
@@ -73,7 +103,8 @@ export function splitFromIdx(images: IdxArray, labels: IdxArray, name = 'split')
  * const first1000 = subset(data.test, 0, 1000);
  * ```
  */
-export function subset(split: Split, start: number, end: number = split.count): Split {
+export function subset(split: Split, start: number, end: number = split?.count): Split {
+  checkSplitArg('subset', split);
   checkNumber('subset', 'start', start, { integer: true, min: 0, max: split.count });
   checkNumber('subset', 'end', end, { integer: true, min: start, max: split.count });
   const px = split.height * split.width;
@@ -95,6 +126,7 @@ export function subset(split: Split, start: number, end: number = split.count): 
  * ```
  */
 export function take(split: Split, indices: ArrayLike<number>): Split {
+  checkSplitArg('take', split);
   const px = split.height * split.width;
   const images = new Uint8Array(indices.length * px);
   const labels = new Uint8Array(indices.length);
@@ -149,6 +181,7 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
   const opts = mergeOptions('toTensors', TO_TENSORS_DEFAULTS, options);
   checkBoolean('toTensors', 'normalize', opts.normalize);
   checkBoolean('toTensors', 'oneHot', opts.oneHot);
+  checkSplitArg('toTensors', split);
   requireBackend('toTensors');
   const n = split.count;
   const px = split.height * split.width;
