@@ -28,4 +28,4 @@ export {
   type KnnWorkerPoolOptions,
   knnWorkerPool,
 } from './knn/worker-pool-node.js';
-export { decodePng, encodePng, writePng } from './report/png.js';
+export { type DecodePngOptions, decodePng, encodePng, writePng } from './report/png.js';

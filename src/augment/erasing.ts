@@ -49,7 +49,7 @@ export interface RandomErasingOptions {
   /**
    * Bound on rectangle draws per image (an integer >= 1). The reference retries forever; here, after
    * `maxAttempts` rejected rectangles the image is returned unchanged and counted in
-   * {@link EraseStats.exhausted}. Default 100.
+   * `RandomEraser.stats.exhausted`. Default 100.
    */
   maxAttempts?: number;
   /**
@@ -61,11 +61,14 @@ export interface RandomErasingOptions {
 }
 
 /**
- * Fully resolved, validated and frozen random erasing settings (everything except the seed).
+ * Fully resolved, validated and frozen random erasing settings (everything except the seed), as
+ * `RandomEraser.options` holds them; what {@link sampleEraseParams} and {@link rectangleCanFit} take.
  *
  * @example
  * ```ts
- * const config: RandomErasingConfig = resolveRandomErasingOptions({ p: 1 });
+ * import { RandomEraser, type RandomErasingConfig } from 'fashion-mnist-tfjs/augment';
+ *
+ * const config: RandomErasingConfig = new RandomEraser({ p: 1 }).options;
  * config.s_h; // 0.4
  * ```
  */
@@ -117,7 +120,9 @@ export const RANDOM_ERASING_DEFAULTS: Readonly<Required<Omit<RandomErasingOption
  *
  * @example
  * ```ts
- * const params = sampleEraseParams(createRandomSource(1), 28, 28, 1, resolveRandomErasingOptions({ p: 1 }));
+ * import { RandomEraser } from 'fashion-mnist-tfjs/augment';
+ *
+ * const params = new RandomEraser({ p: 1, seed: 1 }).sampleParams(28, 28);
  * if (params.erase) console.log(params.top, params.left, params.h, params.w);
  * ```
  */
@@ -249,8 +254,10 @@ export function resolveRandomErasingOptions(options?: RandomErasingOptions): Ran
  *
  * @example
  * ```ts
- * rectangleCanFit(resolveRandomErasingOptions(), 28, 28); // true
- * rectangleCanFit(resolveRandomErasingOptions({ s_l: 1, s_h: 1, r_1: 3, r_2: 3 }), 28, 28); // false
+ * import { RandomEraser, rectangleCanFit } from 'fashion-mnist-tfjs/augment';
+ *
+ * rectangleCanFit(new RandomEraser().options, 28, 28); // true
+ * rectangleCanFit(new RandomEraser({ s_l: 1, s_h: 1, r_1: 3, r_2: 3 }).options, 28, 28); // false
  * ```
  */
 export function rectangleCanFit(config: RandomErasingConfig, height: number, width: number): boolean {
@@ -315,9 +322,10 @@ export function assertRectangleCanFit(config: RandomErasingConfig, height: numbe
  *
  * @example
  * ```ts
- * const random = createRandomSource(3);
- * const config = resolveRandomErasingOptions({ p: 1 });
- * const params = sampleEraseParams(random, 28, 28, 1, config);
+ * import { applyErase, RandomEraser, sampleEraseParams } from 'fashion-mnist-tfjs/augment';
+ *
+ * const config = new RandomEraser({ p: 1 }).options;
+ * const params = sampleEraseParams(Math.random, 28, 28, 1, config); // any () => number in [0, 1)
  * const erased = applyErase(new Uint8Array(784), [28, 28], params);
  * ```
  */

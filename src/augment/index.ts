@@ -8,6 +8,7 @@ export {
   type FillRule,
   type ImageShape,
   type PixelArray,
+  type RandomErasingConfig,
   type RandomErasingOptions,
   type RandomSource,
   rectangleCanFit,

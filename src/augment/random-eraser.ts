@@ -66,7 +66,7 @@ export class RandomEraser {
   private counts = { images: 0, erased: 0, skipped: 0, exhausted: 0, attempts: 0 };
 
   /**
-   * @param options - see {@link RandomErasingOptions}; omitted ones take {@link RANDOM_ERASING_DEFAULTS}.
+   * @param options - see {@link RandomErasingOptions}; omitted ones take the defaults listed there.
    * @throws FashionMnistError `BAD_OPTION` for invalid options.
    */
   constructor(options?: RandomErasingOptions) {
@@ -139,7 +139,7 @@ export class RandomEraser {
    * respect to the pixels that are kept. `v_l`/`v_h` are in the tensor's own value units.
    *
    * @throws FashionMnistError `BAD_SHAPE` for a tensor that is not rank 4, `BAD_INPUT` for something
-   * that is not a tensor or a tensor of another dtype, `BAD_OPTION` when no rectangle can fit.
+   * that is not a tensor, a disposed tensor or a tensor of another dtype, `BAD_OPTION` when no rectangle can fit.
    * @example
    * ```ts
    * const eraser = new RandomEraser({ v_h: 1, seed: 3 });
@@ -152,6 +152,12 @@ export class RandomEraser {
       throw new FashionMnistError(
         'BAD_INPUT',
         `RandomEraser.eraseBatch: images must be a tf.Tensor4D, received ${show(images)}`,
+      );
+    }
+    if (images.isDisposed) {
+      throw new FashionMnistError(
+        'BAD_INPUT',
+        'RandomEraser.eraseBatch: the images tensor has been disposed; pass a live tensor (dispose it after the call)',
       );
     }
     if (images.rank !== 4) {

@@ -14,17 +14,22 @@ import { startWasmWithThreads } from './wasm-threads.js';
  * for (const c of BACKEND_CANDIDATES) console.log(c, BACKEND_PACKAGES[c].package);
  * ```
  */
-export const BACKEND_CANDIDATES = Object.freeze(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const);
+export const BACKEND_CANDIDATES: readonly BackendCandidate[] = Object.freeze([
+  'tfjs-node-gpu',
+  'tfjs-node',
+  'wasm',
+  'cpu',
+]);
 
 /**
- * One of {@link BACKEND_CANDIDATES}.
+ * One of the backends {@link selectBackend} knows: `'tfjs-node-gpu'`, `'tfjs-node'`, `'wasm'`, `'cpu'`.
  * @example
  * ```ts
  * const name: BackendCandidate = 'wasm';
  * await selectBackend(name);
  * ```
  */
-export type BackendCandidate = (typeof BACKEND_CANDIDATES)[number];
+export type BackendCandidate = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 
 /**
  * The npm package each candidate needs, and the tfjs backend name it registers.
@@ -102,7 +107,7 @@ export interface SelectBackendOptions {
  * ```
  */
 export interface UseFastestBackendOptions extends SelectBackendOptions {
-  /** Candidates to try, in order. Default: all of {@link BACKEND_CANDIDATES}. */
+  /** Candidates to try, in order. Default: `['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']`. */
   candidates?: readonly BackendCandidate[];
 }
 
@@ -197,7 +202,8 @@ function selection(
  * a dependency of this library). For `wasm` it also installs the training kernels, so that
  * convolutional networks can train on it. Node only (`tfjs-node*` are native add-ons).
  *
- * @throws TypeError / RangeError for a name that is not one of {@link BACKEND_CANDIDATES}.
+ * @throws FashionMnistError `BAD_OPTION` for a name that is not one of `'tfjs-node-gpu'`, `'tfjs-node'`, `'wasm'`,
+ *   `'cpu'`.
  * @throws FashionMnistError `NOT_FOUND` when the package is not installed or the backend does not
  *   start; the message names the npm package to install.
  * @example

@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { requireBackend } from '../internal/backend.js';
 import { checkSeed, createRandomSource, type Seed } from '../internal/random.js';
 import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { registerSeededDropout, SeededDropout } from './dropout.js';
@@ -148,15 +149,16 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  * cross-entropy and accuracy. Kernels use Glorot-uniform initialisation as in Keras, where the reference was
  * written (tfjs-layers would otherwise default to Glorot-normal).
  *
- * The optimizer is a {@link ScheduledAdam} (tfjs Adam's update, with a public `setLearningRate` that
- * `trainCnn`'s schedules use); it saves as a standard `Adam`, and `model.dispose()` frees it too. The dropout
- * layers are {@link SeededDropout}s (tfjs Dropout whose masks `trainCnn` can seed); they save as standard
- * `Dropout` layers. Calling `buildCnn` makes models loaded afterwards use the seedable dropout as well
- * (see `registerSeededDropout`), so that resumed checkpoints replay their dropout masks.
+ * The optimizer is an internal Adam (tfjs Adam's update, with a public `setLearningRate` that `trainCnn`'s
+ * schedules use); it saves as a standard `Adam`, and `model.dispose()` frees it too. The dropout layers are an
+ * internal tfjs Dropout whose masks `trainCnn` can seed; they save as standard `Dropout` layers. Calling
+ * `buildCnn` (or this library's `loadModel` / `loadPretrained`) makes models loaded afterwards use the seedable
+ * dropout as well, so that resumed checkpoints replay their dropout masks.
  *
  * No backend is imported: the model runs on whichever backend the caller has set.
  *
- * @throws FashionMnistError `BAD_OPTION` for an option of the wrong type, out of range, or unknown.
+ * @throws FashionMnistError `BAD_OPTION` for an option of the wrong type, out of range, or unknown; `NO_BACKEND`
+ *   when no TensorFlow.js backend is ready (the message says what to import and to `await tf.setBackend(…)`).
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
@@ -169,6 +171,7 @@ function resolveOptions(options: unknown): ResolvedCnnOptions {
  */
 export function buildCnn(options?: BuildCnnOptions): tfl.Sequential {
   const o = resolveOptions(options);
+  requireBackend('buildCnn');
   registerSeededDropout();
   // One distinct seed per initializer, drawn from the one seeded stream: reusing a single seed would give every
   // layer of the same shape identical weights. tfjs treats a seed of 0 as "no seed", hence 1..2^31.

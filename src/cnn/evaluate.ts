@@ -48,6 +48,18 @@ function modelInputShape(model: tfl.LayersModel, where: string): [number, number
         `${model.inputs.length} input(s), the first [${shape?.join(', ')}]`,
     );
   }
+  // A disposed model fails deep inside tfjs with a plain Error; its weights tell through their public read().
+  for (const w of model.weights) {
+    try {
+      w.read();
+    } catch (cause) {
+      throw new FashionMnistError(
+        'DISPOSED',
+        `${where}: the model has been disposed; build or load it again (dispose a model only when done with it)`,
+        { cause },
+      );
+    }
+  }
   return [shape[1] as number, shape[2] as number, shape[3] as number];
 }
 
@@ -241,7 +253,7 @@ async function predictProbabilities(
  *
  * @throws FashionMnistError `NO_BACKEND` when no TensorFlow.js backend is ready; `BAD_SHAPE` / `COUNT_MISMATCH`
  * / `BAD_INPUT` for images that do not fit the model; `BAD_MODEL` for a model that is not an image classifier
- * or whose outputs are not probabilities; `BAD_OPTION`.
+ * or whose outputs are not probabilities; `DISPOSED` for a disposed model; `BAD_OPTION`.
  * @example
  * ```ts
  * const { probabilities, classes } = await predictCnnProba(model, data.test);

@@ -300,7 +300,8 @@ class RateControl {
       throw badOption(
         `${WHERE}: the run needs learning rates ${[...new Set(rates)].join(', ')} but the model's optimizer ` +
           `${original.getClassName()} offers no public way to change its rate; compile the model with ` +
-          "buildCnn's optimizer (ScheduledAdam) or leave 'learningRate' and 'schedule' at their defaults",
+          "Adam (buildCnn's optimizer, or compile({ optimizer: 'adam' })) or leave 'learningRate' and 'schedule' at " +
+          'their defaults',
       );
     }
     const config = original.getConfig();
@@ -450,10 +451,11 @@ const RENAMED: Readonly<Record<string, string>> = {
  * (shuffle, erasing, dropout masks) come from one seed. Images stay as bytes; only one batch at a time becomes
  * a tensor, so memory does not grow with the data or the number of epochs.
  *
- * Learning rates are set through the optimizer's public `setLearningRate` (buildCnn's {@link ScheduledAdam}); a
- * plain tfjs Adam is stood in for by one for the run when the run needs other rates (its state moves over and
- * back). Dropout masks are seeded in {@link SeededDropout} layers (buildCnn's, and those of models loaded after
- * `buildCnn` or `registerSeededDropout`); other dropout layers draw their own masks.
+ * Learning rates are set through a public `setLearningRate` of the Adam that {@link buildCnn} compiles with; a
+ * plain tfjs Adam (`compile({ optimizer: 'adam' })`) is stood in for by one for the run when the run needs other
+ * rates (its state moves over and back); other optimizers are refused when the run needs another rate. Dropout
+ * masks are seeded in buildCnn's `Dropout` layers (and those of models loaded with this library's `loadModel` /
+ * `loadPretrained`, or with tfjs after `buildCnn` has run); other dropout layers draw their own masks.
  *
  * @throws FashionMnistError `BAD_OPTION` for bad options, and for a model that contains a `RandomErasing` layer
  * while `erasing` is on (images would be erased twice); `BAD_INPUT` for an uncompiled model; `BAD_SHAPE` for data

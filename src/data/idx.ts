@@ -405,7 +405,7 @@ export async function parseIdx(bytes: Uint8Array, options?: string | ParseIdxOpt
 
 /**
  * Encodes values as an uncompressed IDX file (big-endian, as the format requires). The inverse of
- * {@link parseIdxBytes}; used to write the embedded sample and test fixtures.
+ * {@link parseIdx}; used to write the embedded sample and test fixtures.
  *
  * @example
  * ```ts

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
+import { requireBackend } from '../internal/backend.js';
 import { checkSeed, createRandomSource, permutationFrom } from '../internal/random.js';
-import { checkBoolean, checkNumber, mergeOptions } from '../internal/validate.js';
+import { checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
 import { NUM_CLASSES } from './catalog.js';
 import type { IdxArray } from './idx.js';
 
@@ -21,6 +22,36 @@ export interface Split {
   count: number;
   height: number;
   width: number;
+}
+
+/** Checks that `split` is a Split a caller made by hand or got from the loaders (types and dimensions). */
+function checkSplitArg(where: string, split: unknown): Split {
+  const s = split as Split;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    !(s.images instanceof Uint8Array) ||
+    !(s.labels instanceof Uint8Array) ||
+    typeof s.count !== 'number'
+  ) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `${where}: expected a Split ({ images: Uint8Array, labels: Uint8Array, count, height, width }), received ${show(split)}`,
+    );
+  }
+  for (const [name, value, min] of [
+    ['count', s.count, 0],
+    ['height', s.height, 1],
+    ['width', s.width, 1],
+  ] as const) {
+    if (!Number.isInteger(value) || (value as number) < min) {
+      throw new FashionMnistError(
+        'BAD_SHAPE',
+        `${where}: split.${name} must be an integer >= ${min}, received ${show(value)}`,
+      );
+    }
+  }
+  return s;
 }
 
 /**
@@ -72,7 +103,8 @@ export function splitFromIdx(images: IdxArray, labels: IdxArray, name = 'split')
  * const first1000 = subset(data.test, 0, 1000);
  * ```
  */
-export function subset(split: Split, start: number, end: number = split.count): Split {
+export function subset(split: Split, start: number, end: number = split?.count): Split {
+  checkSplitArg('subset', split);
   checkNumber('subset', 'start', start, { integer: true, min: 0, max: split.count });
   checkNumber('subset', 'end', end, { integer: true, min: start, max: split.count });
   const px = split.height * split.width;
@@ -94,6 +126,7 @@ export function subset(split: Split, start: number, end: number = split.count): 
  * ```
  */
 export function take(split: Split, indices: ArrayLike<number>): Split {
+  checkSplitArg('take', split);
   const px = split.height * split.width;
   const images = new Uint8Array(indices.length * px);
   const labels = new Uint8Array(indices.length);
@@ -134,6 +167,9 @@ const TO_TENSORS_DEFAULTS: Readonly<Required<ToTensorsOptions>> = Object.freeze(
  * Tensors for a split: `xs` float32 `[N, H, W, 1]` and `ys` int32 `[N]` (or one-hot float32 `[N, 10]`).
  * The caller owns both tensors and must dispose them.
  *
+ * @throws FashionMnistError `BAD_OPTION` for a bad option, `COUNT_MISMATCH` when the split holds fewer pixels or
+ *   labels than `count` says, `BAD_LABEL` for a label >= 10 with `oneHot`, `NO_BACKEND` when no TensorFlow.js
+ *   backend is ready.
  * @example
  * ```ts
  * const { xs, ys } = toTensors(subset(data.test, 0, 100), { oneHot: true });
@@ -145,6 +181,8 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
   const opts = mergeOptions('toTensors', TO_TENSORS_DEFAULTS, options);
   checkBoolean('toTensors', 'normalize', opts.normalize);
   checkBoolean('toTensors', 'oneHot', opts.oneHot);
+  checkSplitArg('toTensors', split);
+  requireBackend('toTensors');
   const n = split.count;
   const px = split.height * split.width;
   if (split.images.length < n * px || split.labels.length < n) {
@@ -153,6 +191,17 @@ export function toTensors(split: Split, options?: ToTensorsOptions): { xs: tf.Te
       `toTensors: a split of ${n} images of ${split.height}×${split.width} needs ${n * px} pixels and ${n} labels, ` +
         `received ${split.images.length} pixels and ${split.labels.length} labels`,
     );
+  }
+  if (opts.oneHot) {
+    for (let i = 0; i < n; i++) {
+      if (split.labels[i] >= NUM_CLASSES) {
+        throw new FashionMnistError(
+          'BAD_LABEL',
+          `toTensors: label ${split.labels[i]} at index ${i} is not a class 0..${NUM_CLASSES - 1}, so it has no ` +
+            'one-hot row; fix the labels or pass oneHot: false',
+        );
+      }
+    }
   }
   const pixels = new Float32Array(n * px);
   const scale = opts.normalize ? 1 / 255 : 1;

@@ -7,7 +7,7 @@ import { badOption, show } from './validate.js';
 /** A seed: any string, or a finite number (the same stream as its decimal string). */
 export type Seed = string | number;
 
-/** A source of uniform random numbers in [0, 1), such as {@link createRandomSource}'s generator or `Math.random`. */
+/** A source of uniform random numbers in [0, 1), such as `Math.random` or a seeded generator. */
 export type RandomSource = () => number;
 
 /** Checks a user-supplied seed; returns it. */

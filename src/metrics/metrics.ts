@@ -118,11 +118,11 @@ export function perClassMetrics(
   matrix: readonly (readonly number[])[],
   classNames: readonly string[] = CLASS_NAMES,
 ): ClassMetrics[] {
-  const k = matrix.length;
-  if (k === 0 || matrix.some((row) => row.length !== k)) {
+  const k = Array.isArray(matrix) ? matrix.length : 0;
+  if (k === 0 || matrix.some((row) => !Array.isArray(row) || row.length !== k)) {
     throw new FashionMnistError(
       'BAD_INPUT',
-      `perClassMetrics: the confusion matrix must be square and non-empty`,
+      `perClassMetrics: the confusion matrix must be square and non-empty (an array of k rows of k counts)`,
     );
   }
   const out: ClassMetrics[] = [];

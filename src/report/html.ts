@@ -4,6 +4,7 @@
 
 import { CLASS_NAMES } from '../data/catalog.js';
 import { FashionMnistError } from '../errors.js';
+import { show } from '../internal/validate.js';
 import { perClassMetrics } from '../metrics/metrics.js';
 import { CORRECT_COLOR, WRONG_COLOR } from './colors.js';
 import { grayPngDataUri } from './png-encode.js';
@@ -265,9 +266,15 @@ footer{margin-top:40px;color:#777;font-size:12px}
  * ```
  */
 export function renderHtmlReport(data: HtmlReportData): string {
+  if (typeof data !== 'object' || data === null) {
+    throw new FashionMnistError(
+      'BAD_INPUT',
+      `renderHtmlReport: expected the report data ({ title, accuracy, confusion, … }), received ${show(data)}`,
+    );
+  }
   const names = data.classNames ?? CLASS_NAMES;
-  const k = data.confusion.length;
-  if (k === 0 || data.confusion.some((row) => row.length !== k)) {
+  const k = Array.isArray(data.confusion) ? data.confusion.length : 0;
+  if (k === 0 || data.confusion.some((row) => !Array.isArray(row) || row.length !== k)) {
     throw new FashionMnistError(
       'BAD_INPUT',
       `renderHtmlReport: the confusion matrix must be square and non-empty`,

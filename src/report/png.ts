@@ -37,7 +37,7 @@ export function encodePng(image: RasterImage): Uint8Array {
 
 /** Options of {@link decodePng}. */
 export interface DecodePngOptions {
-  /** Largest width × height accepted (default {@link MAX_IMAGE_PIXELS}). */
+  /** Largest width × height accepted: an integer >= 1 (default 50,000,000, i.e. 50 megapixels). */
   maxPixels?: number;
 }
 

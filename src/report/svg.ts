@@ -71,7 +71,7 @@ const GRID_DEFAULTS: Readonly<PredictionGridOptions> = Object.freeze({
 });
 
 /**
- * Predictions to draw: what {@link evaluateCnn} returns fits (`predictions` and `probabilities`).
+ * Predictions to draw: what `evaluateCnn` (`fashion-mnist-tfjs/cnn`) returns fits (`predictions` and `probabilities`).
  *
  * @example
  * ```ts

@@ -160,6 +160,9 @@ for (const backend of BACKENDS) {
       const impossible = new RandomEraser({ s_l: 1, s_h: 1, r_1: 3, r_2: 3 });
       expect(() => impossible.eraseBatch(x)).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
       tf.dispose([rank3, bool, x]);
+      expect(() => eraser.eraseBatch(x)).toThrow(
+        expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(/disposed/) }),
+      );
       expect(tf.memory().numTensors).toBe(before);
     });
 

@@ -228,6 +228,16 @@ for (const backend of BACKENDS) {
       model.dispose();
     });
 
+    it('a disposed model is DISPOSED, not a plain tfjs Error', async () => {
+      const model = buildCnn({ seed: 1, filters: [4, 4], denseUnits: 8 });
+      model.dispose();
+      const split = handMadeSplit([0], [0]);
+      const disposed = expect.objectContaining({ code: 'DISPOSED' });
+      await expect(evaluateCnn(model, split)).rejects.toEqual(disposed);
+      await expect(predictCnnProba(model, split)).rejects.toEqual(disposed);
+      await expect(predictCnnTopK(model, split, 1)).rejects.toEqual(disposed);
+    });
+
     it('does not leak tensors when it fails', async () => {
       const logits = handMadeModel('linear');
       const split = handMadeSplit([0, 1, 2], [0, 1, 2]);

@@ -40,6 +40,8 @@ function codesWithout(preamble: string): Record<string, { code?: string; message
       evaluateCnn: () => node.evaluateCnn(model, split),
       predictCnnProba: () => node.predictCnnProba(model, images),
       predictCnnTopK: () => node.predictCnnTopK(model, images, 1),
+      buildCnn: () => node.buildCnn({ seed: 1 }),
+      toTensors: () => node.toTensors(split),
     };
     const out = {};
     for (const [name, call] of Object.entries(calls)) {
@@ -70,6 +72,8 @@ describe('no backend ready', () => {
     'evaluateCnn',
     'predictCnnProba',
     'predictCnnTopK',
+    'buildCnn',
+    'toTensors',
   ];
 
   it('no backend package imported: NO_BACKEND from every call, saying what to import', () => {
@@ -99,5 +103,7 @@ describe('no backend ready', () => {
     expect(got.loadPretrainedNodeDir.message).toBe('no error');
     expect(got.loadPretrainedUrl.code).toBe('DOWNLOAD_FAILED'); // port 9: nothing listens
     expect(got.predictCnnProba.code).toBe('BAD_INPUT'); // the placeholder is not a model
+    expect(got.buildCnn.message).toBe('no error');
+    expect(got.toTensors.message).toBe('no error');
   });
 });

@@ -134,4 +134,26 @@ describe.each(BACKENDS)('toTensors on %s', (backend) => {
       expect.objectContaining({ code: 'COUNT_MISMATCH' }),
     );
   });
+  it('refuses something that is not a split with BAD_INPUT / BAD_SHAPE, not a TypeError or a tfjs Error', () => {
+    const before = tf.memory().numTensors;
+    const badInput = expect.objectContaining({ code: 'BAD_INPUT' });
+    const badShape = expect.objectContaining({ code: 'BAD_SHAPE' });
+    expect(() => toTensors(null as unknown as Split)).toThrow(badInput);
+    expect(() => toTensors({ ...split(1), images: [0] } as unknown as Split)).toThrow(badInput);
+    expect(() => toTensors({ ...split(1), height: Number.NaN })).toThrow(badShape);
+    expect(() => toTensors({ ...split(1), height: 0, width: 0 })).toThrow(badShape);
+    expect(() => subset(null as unknown as Split, 0)).toThrow(badInput);
+    expect(() => take(null as unknown as Split, [0])).toThrow(badInput);
+    expect(() => take({ ...split(1), width: -1 }, [0])).toThrow(badShape);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+  it('refuses a label that is not a class when one-hot (it became a row of zeros), leaking nothing', () => {
+    const s = split(3);
+    s.labels[1] = 12;
+    const before = tf.memory().numTensors;
+    expect(() => toTensors(s, { oneHot: true })).toThrow(
+      expect.objectContaining({ code: 'BAD_LABEL', message: expect.stringMatching(/label 12 at index 1/) }),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -147,6 +147,19 @@ describe('renderHtmlReport', () => {
       /accuracy/,
     );
   });
+
+  it('refuses what is not report data or a matrix with BAD_INPUT, not a TypeError', () => {
+    const badInput = expect.objectContaining({ code: 'BAD_INPUT' });
+    expect(() => renderHtmlReport(null as unknown as HtmlReportData)).toThrow(badInput);
+    expect(() => renderHtmlReport({ title: 'x', accuracy: 0.5 } as unknown as HtmlReportData)).toThrow(
+      badInput,
+    );
+    expect(() => renderHtmlReport({ title: 'x', accuracy: 0.5, confusion: [null] } as never)).toThrow(
+      badInput,
+    );
+    expect(() => perClassMetrics(null as never)).toThrow(badInput);
+    expect(() => perClassMetrics([null] as never)).toThrow(badInput);
+  });
 });
 
 describe.skipIf(!HAS_CHROMIUM)('the report in headless Chromium', () => {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { type RandomErasingOptions, resolveRandomErasingOptions } from '../../augment/erasing.js';
-import { FashionMnistError } from '../../errors.js';
-import { badOption } from '../../internal/validate.js';
 import { numArg } from '../context.js';
 
 /** The random erasing options under their reference names (`--s-l` is `s_l`, and so on). */
@@ -50,15 +48,9 @@ export function eraseFromFlags(flags: EraseFlags): Omit<RandomErasingOptions, 'p
 
 /**
  * Checks the erasing flags with the library's own validator before any work, so that impossible options
- * (`--s-l 0.5 --s-h 0.2`) are a `BAD_OPTION` user error. Only this pure validation call is wrapped: what it
- * rejects can only be the options given.
+ * (`--s-l 0.5 --s-h 0.2`) are a `BAD_OPTION` user error (exit 2). Anything else it throws is a bug and is left
+ * to propagate as one (exit 1 with the stack), never turned into a user error.
  */
 export function checkEraseFlags(flags: EraseFlags, p: number): void {
-  try {
-    resolveRandomErasingOptions({ ...eraseFromFlags(flags), p });
-  } catch (e) {
-    if (e instanceof FashionMnistError) throw e;
-    if (e instanceof RangeError || e instanceof TypeError) throw badOption(e.message, e);
-    throw e;
-  }
+  resolveRandomErasingOptions({ ...eraseFromFlags(flags), p });
 }
