@@ -3,9 +3,8 @@
 // failure is recorded as a reason instead of an exception until no candidate is left.
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
-import { badOption, checkBoolean, checkNumber, mergeOptions, show } from '../internal/validate.js';
+import { badOption, checkBoolean, mergeOptions, show } from '../internal/validate.js';
 import { installWasmTrainingKernels } from './wasm/install.js';
-import { startWasmWithThreads } from './wasm-threads.js';
 
 /**
  * Backends {@link selectBackend} knows, fastest first (the order {@link useFastestBackend} tries).
@@ -85,19 +84,15 @@ export interface BackendSelection {
  * Options of {@link selectBackend}.
  * @example
  * ```ts
- * await selectBackend('wasm', { trainingKernels: true, wasmThreads: 2 });
+ * await selectBackend('wasm', { trainingKernels: true });
  * ```
  */
 export interface SelectBackendOptions {
   /** For wasm: install the training kernels (`installWasmTrainingKernels`) so CNNs can train. Default true. */
   trainingKernels?: boolean;
-  /**
-   * For wasm: XNNPACK threads (1..8). Above 1 the multithreaded build is started with
-   * {@link startWasmWithThreads}, which only works before anything else has started the wasm
-   * backend. Default 1 (the package's own single-threaded build in Node).
-   */
-  wasmThreads?: number;
 }
+// XNNPACK threads for wasm in Node need a patch of globals: that lives in the entry whose name says so,
+// `fashion-mnist-tfjs/experimental-wasm-threads` (call its startWasmWithThreads before selecting 'wasm').
 
 /**
  * Options of {@link useFastestBackend}.
@@ -115,12 +110,11 @@ export interface UseFastestBackendOptions extends SelectBackendOptions {
  * Defaults of {@link selectBackend}.
  * @example
  * ```ts
- * console.log(SELECT_BACKEND_DEFAULTS.wasmThreads); // 1
+ * console.log(SELECT_BACKEND_DEFAULTS.trainingKernels); // true
  * ```
  */
 export const SELECT_BACKEND_DEFAULTS: Readonly<Required<SelectBackendOptions>> = Object.freeze({
   trainingKernels: true,
-  wasmThreads: 1,
 });
 
 /**
@@ -150,11 +144,7 @@ function firstLine(e: unknown): string {
 }
 
 /** Tries one candidate; returns null on success, else why it cannot be used. */
-async function tryCandidate(
-  candidate: BackendCandidate,
-  trainingKernels: boolean,
-  wasmThreads: number,
-): Promise<string | null> {
+async function tryCandidate(candidate: BackendCandidate, trainingKernels: boolean): Promise<string | null> {
   const { package: pkg, backend } = BACKEND_PACKAGES[candidate];
   try {
     // A variable specifier: bundlers and the type checker must not resolve an optional package.
@@ -174,7 +164,6 @@ async function tryCandidate(
   }
   try {
     if (candidate === 'wasm' && trainingKernels) installWasmTrainingKernels();
-    if (candidate === 'wasm' && wasmThreads > 1) await startWasmWithThreads({ threads: wasmThreads });
     if (!(await tf.setBackend(backend))) return `the '${backend}' backend from ${pkg} failed to initialise`;
     await tf.ready();
   } catch (e) {
@@ -222,8 +211,7 @@ export async function selectBackend(
   const candidate = checkCandidate(where, 'name', name);
   const o = mergeOptions<Required<SelectBackendOptions>>(where, SELECT_BACKEND_DEFAULTS, options);
   const trainingKernels = checkBoolean(where, 'trainingKernels', o.trainingKernels);
-  const wasmThreads = checkNumber(where, 'wasmThreads', o.wasmThreads, { integer: true, min: 1, max: 8 });
-  const failure = await tryCandidate(candidate, trainingKernels, wasmThreads);
+  const failure = await tryCandidate(candidate, trainingKernels);
   if (failure != null) {
     throw new FashionMnistError('NOT_FOUND', `${where}('${candidate}'): ${failure}`);
   }
@@ -249,7 +237,6 @@ export async function useFastestBackend(options?: UseFastestBackendOptions): Pro
   const where = 'useFastestBackend';
   const o = mergeOptions<Required<UseFastestBackendOptions>>(where, USE_FASTEST_BACKEND_DEFAULTS, options);
   const trainingKernels = checkBoolean(where, 'trainingKernels', o.trainingKernels);
-  const wasmThreads = checkNumber(where, 'wasmThreads', o.wasmThreads, { integer: true, min: 1, max: 8 });
   if (!Array.isArray(o.candidates)) {
     throw badOption(
       `${where}: option 'candidates' must be an array of backend names, received ${show(o.candidates)}`,
@@ -261,7 +248,7 @@ export async function useFastestBackend(options?: UseFastestBackendOptions): Pro
   const candidates = o.candidates.map((c, i) => checkCandidate(where, `option 'candidates[${i}]'`, c));
   const skipped: SkippedBackend[] = [];
   for (const candidate of candidates) {
-    const failure = await tryCandidate(candidate, trainingKernels, wasmThreads);
+    const failure = await tryCandidate(candidate, trainingKernels);
     if (failure == null) return selection(candidate, trainingKernels, skipped);
     skipped.push({ candidate, package: BACKEND_PACKAGES[candidate].package, reason: failure });
   }

@@ -6,6 +6,7 @@
 export { KnnClassifier } from './classifier.js';
 export { type DistanceMatrixOptions, distanceMatrix } from './distance.js';
 export { type LoadKnnOptions, loadKnn, type SaveKnnResult, saveKnn } from './io.js';
+export { tfjsSearch } from './search.js';
 export type {
   KneighborsOptions,
   KnnCallOptions,
