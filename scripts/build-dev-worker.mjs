@@ -13,10 +13,9 @@ import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function buildDevWorker() {
-  const dir = join(root, '.cache', 'dev');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'knn-worker.mjs');
+/** Builds the worker into `file` (default .cache/dev/knn-worker.mjs; inside the repository, so @tensorflow/* resolve). */
+export async function buildDevWorker(file = join(root, '.cache', 'dev', 'knn-worker.mjs')) {
+  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp.mjs`;
   await build({
     entryPoints: [join(root, 'src/knn/knn-worker.ts')],

@@ -7,10 +7,11 @@
 // vitest has no loader at all. So code that runs from the sources bundles the worker once with esbuild
 // (tfjs stays external and resolves from this repository's node_modules) and passes the result as
 // `knnWorkerPool({ workerUrl })`.
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+// @ts-expect-error -- a plain .mjs build script without type declarations
+import { buildDevWorker } from './build-dev-worker.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -29,17 +30,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  */
 export async function buildDevKnnWorker(): Promise<{ url: URL; remove: () => void }> {
   const dir = join(root, '.cache', `knn-worker-${process.pid}-${Date.now().toString(36)}`);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'knn-worker.mjs');
-  await build({
-    entryPoints: [join(root, 'src/knn/knn-worker.ts')],
-    outfile: file,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['@tensorflow/*'],
-    logLevel: 'silent',
-  });
+  const file = await buildDevWorker(join(dir, 'knn-worker.mjs'));
   return { url: pathToFileURL(file), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { assertRectangleCanFit, type RandomErasingOptions, writeErase } from '../augment/erasing.js';
 import { RandomEraser } from '../augment/random-eraser.js';
-import { type Split, subset } from '../data/split.js';
+import { checkSplitArg, type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
 import { checkSeed, createRandomSource, freshSeed, permutationFrom, type Seed } from '../internal/random.js';
 import {
@@ -401,19 +401,7 @@ function eraserFor(erasing: Erasing, epoch: number): RandomEraser | undefined {
 }
 
 function checkSplit(name: string, split: unknown, inputShape: [number, number, number]): Split {
-  const s = split as Split;
-  if (
-    typeof s !== 'object' ||
-    s === null ||
-    !(s.images instanceof Uint8Array) ||
-    !(s.labels instanceof Uint8Array) ||
-    typeof s.count !== 'number'
-  ) {
-    throw new FashionMnistError(
-      'BAD_INPUT',
-      `${WHERE}: ${name} must be a Split ({ images, labels, count, height, width }), received ${show(split)}`,
-    );
-  }
+  const s = checkSplitArg(WHERE, split, name);
   if (s.height !== inputShape[0] || s.width !== inputShape[1] || inputShape[2] !== 1) {
     throw new FashionMnistError(
       'BAD_SHAPE',

@@ -24,8 +24,11 @@ export interface Split {
   width: number;
 }
 
-/** Checks that `split` is a Split a caller made by hand or got from the loaders (types and dimensions). */
-function checkSplitArg(where: string, split: unknown): Split {
+/**
+ * Checks that `split` is a Split a caller made by hand or got from the loaders (types and dimensions); `name`
+ * is how the message calls it (an option name such as 'validationData').
+ */
+export function checkSplitArg(where: string, split: unknown, name = 'split'): Split {
   const s = split as Split;
   if (
     typeof s !== 'object' ||
@@ -36,10 +39,10 @@ function checkSplitArg(where: string, split: unknown): Split {
   ) {
     throw new FashionMnistError(
       'BAD_INPUT',
-      `${where}: expected a Split ({ images: Uint8Array, labels: Uint8Array, count, height, width }), received ${show(split)}`,
+      `${where}: ${name} must be a Split ({ images: Uint8Array, labels: Uint8Array, count, height, width }), received ${show(split)}`,
     );
   }
-  for (const [name, value, min] of [
+  for (const [field, value, min] of [
     ['count', s.count, 0],
     ['height', s.height, 1],
     ['width', s.width, 1],
@@ -47,7 +50,7 @@ function checkSplitArg(where: string, split: unknown): Split {
     if (!Number.isInteger(value) || (value as number) < min) {
       throw new FashionMnistError(
         'BAD_SHAPE',
-        `${where}: split.${name} must be an integer >= ${min}, received ${show(value)}`,
+        `${where}: ${name}.${field} must be an integer >= ${min}, received ${show(value)}`,
       );
     }
   }

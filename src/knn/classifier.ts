@@ -404,6 +404,28 @@ export class KnnClassifier<L extends KnnLabel = number> {
     return this.stats;
   }
 
+  /** The search and the vote shared by `predict` and `score`: a class id per query row, on one snapshot. */
+  private async predictIds(
+    where: string,
+    f: Fitted,
+    query: ReturnType<typeof readFeatures>,
+    call: ReturnType<typeof resolveCallOptions>,
+  ) {
+    const k = this.checkK(where, f);
+    const snap = f.set.snapshot();
+    const rank = this.options.ties === 'lowest' ? this.sorted(f).rank : null;
+    const lists = await this.search(where, f, snap, query, k, call);
+    const pred = predictFromLists(
+      lists,
+      snap.ids,
+      snap.numClasses,
+      this.options.weights,
+      this.options.metric,
+      rank,
+    );
+    return { snap, pred };
+  }
+
   /**
    * Predicted label of every row, as given at `fit`: an `Int32Array` for number labels, an array for strings.
    *
@@ -417,18 +439,7 @@ export class KnnClassifier<L extends KnnLabel = number> {
     const f = this.requireFitted(where);
     const call = resolveCallOptions(where, options);
     const query = readFeatures(where, x, { dims: f.set.dims });
-    const k = this.checkK(where, f);
-    const snap = f.set.snapshot();
-    const rank = this.options.ties === 'lowest' ? this.sorted(f).rank : null;
-    const lists = await this.search(where, f, snap, query, k, call);
-    const pred = predictFromLists(
-      lists,
-      snap.ids,
-      snap.numClasses,
-      this.options.weights,
-      this.options.metric,
-      rank,
-    );
+    const { snap, pred } = await this.predictIds(where, f, query, call);
     return this.labelsOf(snap, pred);
   }
 
@@ -540,18 +551,7 @@ export class KnnClassifier<L extends KnnLabel = number> {
         `${where}: no images given; a score needs at least one example`,
       );
     }
-    const k = this.checkK(where, f);
-    const snap = f.set.snapshot();
-    const rank = this.options.ties === 'lowest' ? this.sorted(f).rank : null;
-    const lists = await this.search(where, f, snap, query, k, call);
-    const pred = predictFromLists(
-      lists,
-      snap.ids,
-      snap.numClasses,
-      this.options.weights,
-      this.options.metric,
-      rank,
-    );
+    const { snap, pred } = await this.predictIds(where, f, query, call);
     // Both sides as class ids: a true label that is no class (-1) matches nothing, exactly as comparing the
     // labels themselves would.
     const position = new Map<unknown, number>();
