@@ -22,6 +22,7 @@ import {
 import { registerSeededDropout } from './dropout.js';
 import { buildModel, checkTimeout, DEFAULT_TIMEOUT_MS, type LoadedArtifacts } from './io.js';
 import {
+  checkGroupBytes,
   checkModelJson,
   MAX_MODEL_JSON_BYTES,
   quantizeWeights,
@@ -403,14 +404,7 @@ async function readModelFiles(jsonPath: string, where: string, timeoutMs: number
       if (received > group.bytes) throw tooMany(received); // it grew since stat
       parts.push(buf);
     }
-    if (received !== group.bytes) {
-      throw new FashionMnistError(
-        'BAD_MODEL',
-        `${where}: weight files of group ${g + 1} (${group.paths.join(', ')}) hold ${received} bytes but the ` +
-          `manifest's weights need ${group.bytes}; the files are truncated or do not belong to this model.json`,
-        { path: root },
-      );
-    }
+    checkGroupBytes(where, g, group, received, root);
   }
   return { checked, weightData: concatBytes(parts) };
 }

@@ -11,7 +11,7 @@ import { FashionMnistError } from '../errors.js';
 import { concatBytes, fetchBytes } from '../internal/bytes.js';
 import { checkNumber } from '../internal/validate.js';
 import { registerSeededDropout } from './dropout.js';
-import { type CheckedModelJson, checkModelJson, MAX_MODEL_JSON_BYTES } from './weights.js';
+import { type CheckedModelJson, checkGroupBytes, checkModelJson, MAX_MODEL_JSON_BYTES } from './weights.js';
 
 /** Default of every loader's `timeoutMs`: 60 s per file read or request (as `loadFashionMnist`). */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -187,14 +187,7 @@ export async function fetchModelArtifacts(
       received += bytes.length;
       parts.push(bytes);
     }
-    if (received !== group.bytes) {
-      throw new FashionMnistError(
-        'BAD_MODEL',
-        `${where}: weight files of group ${g + 1} (${group.paths.join(', ')}) hold ${received} bytes but the ` +
-          `manifest's weights need ${group.bytes}; the files are truncated or do not belong to this model.json`,
-        { path: url },
-      );
-    }
+    checkGroupBytes(where, g, group, received, url);
   }
   return { checked, weightData: concatBytes(parts) };
 }

@@ -105,6 +105,27 @@ export interface CheckedModelJson {
   bytes: number;
 }
 
+/**
+ * Every loader's last check of a weight group: its files hold exactly the bytes the manifest's weights need
+ * (BAD_MODEL otherwise, naming the files and the model's `path`).
+ */
+export function checkGroupBytes(
+  where: string,
+  g: number,
+  group: ManifestGroup,
+  received: number,
+  path: string,
+): void {
+  if (received !== group.bytes) {
+    throw new FashionMnistError(
+      'BAD_MODEL',
+      `${where}: weight files of group ${g + 1} (${group.paths.join(', ')}) hold ${received} bytes but the ` +
+        `manifest's weights need ${group.bytes}; the files are truncated or do not belong to this model.json`,
+      { path },
+    );
+  }
+}
+
 const QUANTIZED = ['uint8', 'uint16', 'float16'];
 /** The dtypes of weights tfjs decodes from a weight file (strings have no fixed size and are not supported). */
 const WEIGHT_DTYPES = ['float32', 'int32', 'bool', 'complex64'];
