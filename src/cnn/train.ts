@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { assertRectangleCanFit, type RandomErasingOptions, writeErase } from '../augment/erasing.js';
+import { type CropFlipOptions, resolveCropFlipOptions, sampleCropFlip, writeCropFlip } from '../augment/crop-flip.js';
 import { RandomEraser } from '../augment/random-eraser.js';
 import { checkSplitArg, type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
@@ -155,6 +156,13 @@ export interface TrainCnnOptions {
    * `RandomErasing` layer erases by itself in training: with erasing on here too, `trainCnn` refuses it.
    */
   erasing?: RandomErasingOptions | RandomEraser | false;
+  /**
+   * Random crop of the zero-padded image and horizontal flip of each training image, applied before erasing
+   * (torchvision's `RandomCrop(size, padding)` then `RandomHorizontalFlip(p)`), e.g. `{ padding: 2, flip: 0.5 }`;
+   * `{}` takes those defaults. Its stream is derived per epoch from the run's `seed`, so a resumed run replays it.
+   * `false` or omitted: off (default).
+   */
+  cropFlip?: CropFlipOptions | false;
   /** Fraction of the training split held out (its last images, before shuffling) for validation. */
   validationSplit?: number;
   /** A separate validation split (takes precedence over `validationSplit`). */
@@ -209,6 +217,7 @@ export const TRAIN_CNN_DEFAULTS: Readonly<TrainCnnOptions> = Object.freeze({
   seed: undefined,
   shuffle: true,
   erasing: false,
+  cropFlip: false,
   validationSplit: 0,
   validationData: undefined,
   learningRate: undefined,
@@ -553,6 +562,14 @@ export async function trainCnn(
   }
   // Resolved before training starts so that bad erasing options fail fast.
   const erasing = resolveErasing(o.erasing, seed, inputShape);
+  const cropFlip = o.cropFlip === false ? undefined : resolveCropFlipOptions(WHERE, o.cropFlip);
+  if (cropFlip && (cropFlip.padding >= inputShape[0] || cropFlip.padding >= inputShape[1])) {
+    throw badOption(
+      `${WHERE}: option 'cropFlip.padding' ${cropFlip.padding} must be smaller than the ${inputShape[0]}x${inputShape[1]} image`,
+    );
+  }
+  // Without a seed the run is random anyway; one fresh seed then serves every epoch's crop stream.
+  const cropSeed = seed ?? freshSeed();
   const layers = allLayers(model);
   const erasingLayer = layers.find((l) => l.getClassName() === 'RandomErasing');
   if (erasing.kind !== 'off' && erasingLayer) {
@@ -597,6 +614,7 @@ export async function trainCnn(
         ? permutationFrom(train.count, createRandomSource(seed, epoch, 'shuffle'))
         : Int32Array.from({ length: train.count }, (_, i) => i);
       const eraser = eraserFor(erasing, epoch);
+      const cropRandom = cropFlip ? createRandomSource(cropSeed, epoch, 'crop-flip') : undefined;
       // One stream per epoch, shared by the dropout layers in the order they run, so that resuming at an epoch
       // replays its masks.
       const dropoutRandom = seed === undefined ? undefined : createRandomSource(seed, epoch, 'dropout');
@@ -615,7 +633,12 @@ export async function trainCnn(
         const onehot = new Float32Array(n * classes);
         for (let j = 0; j < n; j++) {
           const i = order[start + j];
-          pixels.set(train.images.subarray(i * px, (i + 1) * px), j * px);
+          if (cropFlip && cropRandom) {
+            const params = sampleCropFlip(cropFlip, cropRandom);
+            writeCropFlip(train.images, i * px, pixels, j * px, ...inputShape, params);
+          } else {
+            pixels.set(train.images.subarray(i * px, (i + 1) * px), j * px);
+          }
           onehot[j * classes + train.labels[i]] = 1;
           // In the split's own units (0..255), with the erasing core's apply step and float32 rule.
           if (eraser) {

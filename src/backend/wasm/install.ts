@@ -5,7 +5,8 @@ import { makeConv2DBackpropFilter } from './conv2d_backprop_filter.js';
 import { makeConv2DBackpropInput } from './conv2d_backprop_input.js';
 import { makeCast, makeIdentity } from './identity.js';
 import { makeMaxPoolGrad } from './max_pool_grad.js';
-import { makeSum } from './sum.js';
+import { makeMean, makeSum } from './sum.js';
+import { makeTile } from './tile.js';
 
 /**
  * Names of the wasm kernels this module registers or replaces.
@@ -21,6 +22,8 @@ export const WASM_TRAINING_KERNELS = Object.freeze([
   'BatchMatMul',
   '_FusedMatMul',
   'Sum',
+  'Mean',
+  'Tile',
   'Identity',
   'Cast',
 ] as const);
@@ -89,7 +92,8 @@ function register(
 /**
  * Makes `@tensorflow/tfjs-backend-wasm` (4.x) able to train convolutional networks, and fast at it:
  * registers the missing `Conv2DBackpropFilter` and replaces the stock `Conv2DBackpropInput`,
- * `MaxPoolGrad`, transposed `BatchMatMul`/`_FusedMatMul` and leading-axis `Sum` with formulations
+ * `MaxPoolGrad`, transposed `BatchMatMul`/`_FusedMatMul`, leading-axis `Sum`/`Mean` and whole-input `Tile`
+ * (the last two make batch normalisation train fast) with formulations
  * that run on XNNPACK's fast paths (or a single JS pass over the wasm heap). Cases that are not
  * sped up (strided input gradients, overlapping pools, batched products, other reductions) fall
  * through to the stock kernels, so results match the cpu backend to float32 rounding either way.
@@ -117,6 +121,8 @@ export function installWasmTrainingKernels(): WasmTrainingInstall {
   const matMul = stock('BatchMatMul');
   const fusedMatMul = stock('_FusedMatMul');
   const sum = stock('Sum');
+  const mean = stock('Mean');
+  const tile = stock('Tile');
   const transpose = stock('Transpose');
   const avgPool = stock('AvgPool');
   const identity = stock('Identity');
@@ -132,6 +138,8 @@ export function installWasmTrainingKernels(): WasmTrainingInstall {
   register('BatchMatMul', makeMatMul(matMul, transpose), [matMul, transpose]);
   register('_FusedMatMul', makeMatMul(fusedMatMul, transpose), [fusedMatMul, transpose]);
   register('Sum', makeSum(sum, avgPool), [sum, avgPool]);
+  register('Mean', makeMean(mean, avgPool), [mean, avgPool]);
+  register('Tile', makeTile(tile), [tile]);
   register('Identity', makeIdentity(identity), [identity]);
   register('Cast', makeCast(cast), [cast]);
   saved = before;

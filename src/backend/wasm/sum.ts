@@ -4,7 +4,8 @@
 // transpose). For a rank-4 tensor summed over [0, 1, 2] this kernel instead runs XNNPACK's
 // average pooling over each image (0.5 ms), then adds the N per-image results in float64 and
 // scales back by H*W; other leading-axis sums are one float64 pass in JS. Anything else goes
-// to the stock kernel.
+// to the stock kernel. Mean over leading axes (batch normalisation's moments, twice per layer and
+// step) is the same sum divided by the number of rows.
 import { type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs-core';
 import { asWasm, call, f32, type KernelArgs, release } from './heap.js';
 
@@ -16,6 +17,22 @@ import { asWasm, call, f32, type KernelArgs, release } from './heap.js';
  * ```
  */
 export function makeSum(stock: KernelConfig, avgPool: KernelConfig): KernelConfig['kernelFunc'] {
+  return leadingReduce(stock, avgPool, false);
+}
+
+/**
+ * Creates the Mean kernel: {@link makeSum}'s leading-axis sum divided by the number of rows; `stock` is the
+ * wasm Mean it replaces.
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: 'Mean', backendName: 'wasm', kernelFunc: makeMean(stockMean, stockAvgPool) });
+ * ```
+ */
+export function makeMean(stock: KernelConfig, avgPool: KernelConfig): KernelConfig['kernelFunc'] {
+  return leadingReduce(stock, avgPool, true);
+}
+
+function leadingReduce(stock: KernelConfig, avgPool: KernelConfig, mean: boolean): KernelConfig['kernelFunc'] {
   return (args) => {
     const { inputs, attrs } = args as unknown as KernelArgs;
     const backend = asWasm(args.backend);
@@ -47,6 +64,10 @@ export function makeSum(stock: KernelConfig, avgPool: KernelConfig): KernelConfi
       for (let r = 0, base = 0; r < rows; r++, base += cols) {
         for (let c = 0; c < cols; c++) acc[c] += v[base + c];
       }
+    }
+    if (mean) {
+      const rows = util.sizeFromShape(x.shape.slice(0, k));
+      for (let c = 0; c < cols; c++) acc[c] /= rows;
     }
     const out = backend.makeOutput(shape, 'float32');
     f32(backend, out, cols).set(acc);
