@@ -83,9 +83,19 @@ const program = new Command()
     num('erase-p'),
     preset.eraseP,
   )
-  .option('--crop-padding <n>', 'random crop of the image padded by n pixels (0: off)', num('crop-padding'), preset.cropPadding)
+  .option(
+    '--crop-padding <n>',
+    'random crop of the image padded by n pixels (0: off)',
+    num('crop-padding'),
+    preset.cropPadding,
+  )
   .option('--flip <p>', 'probability of a horizontal flip (0: off)', num('flip'), preset.flip)
-  .option('--threads <n>', 'XNNPACK threads on wasm (> 1 uses the experimental Node threads entry)', num('threads'), 1)
+  .option(
+    '--threads <n>',
+    'XNNPACK threads on wasm (> 1 uses the experimental Node threads entry)',
+    num('threads'),
+    1,
+  )
   .option('--seed <n>', 'seed of initial weights, shuffles, erasing and dropout', num('seed'), 1)
   .option('--backend <name>', 'wasm (with the fast training kernels) or cpu', 'wasm')
   .option('--quantize <q>', 'weight storage of the shipped model: none | float16 | uint16 | uint8', 'float16')
@@ -273,7 +283,9 @@ const gitStatus = git(['status', '--porcelain', '--', 'src', 'scripts']);
 const record = {
   model: opts.out,
   architecture:
-    opts.arch === 'reference' ? 'buildCnn() defaults: the reference CNN' : `buildCnn({ architecture: '${opts.arch}' })`,
+    opts.arch === 'reference'
+      ? 'buildCnn() defaults: the reference CNN'
+      : `buildCnn({ architecture: '${opts.arch}' })`,
   trainableParams: countTrainableParams(model),
   recipe,
   optimizer: 'adam',

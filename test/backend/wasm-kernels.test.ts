@@ -374,6 +374,62 @@ describe('Sum (wasm) vs cpu', () => {
   }
 });
 
+describe('Mean (wasm) vs cpu', () => {
+  const cases: { shape: number[]; axis: number[]; keepDims?: boolean }[] = [
+    { shape: [64, 28, 28, 32], axis: [0, 1, 2], keepDims: true }, // batch normalisation's moments
+    { shape: [16, 14, 14, 64], axis: [0, 1, 2] },
+    { shape: [64, 256], axis: [0] },
+    { shape: [5, 6, 7], axis: [1, 0] },
+    { shape: [4, 5, 6], axis: [2] }, // innermost: stock
+    { shape: [4, 5, 6], axis: [0, 2] }, // mixed: stock
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`shape ${c.shape} axis ${c.axis}${c.keepDims ? ' keepDims' : ''}`, async () => {
+      const values = randomArray(tf.util.sizeFromShape(c.shape), 800 + i, (u) => u * 3 + 1);
+      await compareKernel(
+        'Mean',
+        { x: { values, shape: c.shape } },
+        { axis: c.axis, keepDims: c.keepDims ?? false },
+        'mean',
+      );
+    });
+  }
+});
+
+describe('Tile (wasm) vs cpu: exact', () => {
+  const cases: { shape: number[]; reps: number[]; dtype?: 'int32' | 'bool' }[] = [
+    { shape: [1, 1, 1, 32], reps: [64, 28, 28, 1] }, // batch normalisation's gradient
+    { shape: [1, 1, 1, 5], reps: [3, 1, 2, 1] },
+    { shape: [1, 7], reps: [5, 1] },
+    { shape: [1, 2, 3], reps: [4, 1, 1] },
+    { shape: [1, 1, 3], reps: [2, 3, 1], dtype: 'int32' },
+    { shape: [1, 4], reps: [3, 1], dtype: 'bool' },
+    { shape: [2, 3], reps: [2, 2] }, // repeats inside the input: stock
+    { shape: [3, 1, 2], reps: [1, 4, 1] }, // stock
+    { shape: [1, 3], reps: [1, 1] }, // no repeat at all
+    { shape: [1, 0], reps: [4, 1] }, // empty
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`shape ${c.shape} reps ${c.reps}${c.dtype ? ` ${c.dtype}` : ''}`, async () => {
+      const size = tf.util.sizeFromShape(c.shape);
+      const raw = randomArray(size, 900 + i);
+      const values =
+        c.dtype === 'int32'
+          ? Int32Array.from(raw, (v) => Math.round(v * 50))
+          : c.dtype === 'bool'
+            ? Int32Array.from(raw, (v) => (v > 0 ? 1 : 0))
+            : raw;
+      await compareKernel(
+        'Tile',
+        { x: { values, shape: c.shape, dtype: c.dtype ?? 'float32' } },
+        { reps: c.reps },
+        'tile',
+        0,
+      );
+    });
+  }
+});
+
 describe('Identity and Cast (wasm): zero-copy, independent lifetimes', () => {
   it('a clone outlives its source and a same-dtype cast keeps the values', async () => {
     await useBackend('wasm');
@@ -457,6 +513,44 @@ describe('gradients on wasm vs central finite differences', () => {
     }
   });
 
+  it('batch normalisation in training (tfjs-layers): input, gamma and beta gradients', async () => {
+    // The loss is smooth, not piecewise linear: float32 central differences with a 1e-2 step agree to ~1e-3
+    // of the largest gradient; the wasm gradients must also match the cpu backend's to float32 rounding.
+    const xs = [3, 4, 4, 5];
+    const xv = randomArray(tf.util.sizeFromShape(xs), 61, (u) => u * 4 - 1);
+    const rv = randomArray(tf.util.sizeFromShape(xs), 62);
+    const gv = randomArray(5, 63, (u) => u + 0.5);
+    const bv = randomArray(5, 64);
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await useBackend(backend);
+      const R = tf.tensor(rv, xs);
+      // the training-mode computation of tfjs-layers' BatchNormalization (normalizeBatchInTraining)
+      const loss = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) =>
+        tf.tidy(() => {
+          const { mean, variance } = tf.moments(x, [0, 1, 2]);
+          return tf.sum(tf.mul(tf.batchNorm(x, mean, variance, beta, gamma, 1e-3), R)) as tf.Scalar;
+        });
+      const x = tf.tensor(xv, xs);
+      const gamma = tf.tensor(gv, [5]);
+      const beta = tf.tensor(bv, [5]);
+      const grads = tf.grads(loss)([x, gamma, beta]);
+      const values = grads.map((g) => Float32Array.from(g.dataSync()));
+      const numeric = [
+        await numericGrad((v) => loss(v, gamma, beta), xv, xs, 1e-2),
+        await numericGrad((v) => loss(x, v, beta), gv, [5], 1e-2),
+        await numericGrad((v) => loss(x, gamma, v), bv, [5], 1e-2),
+      ];
+      tf.dispose([R, x, gamma, beta, ...grads]);
+      return { values, numeric };
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    ['dx', 'dgamma', 'dbeta'].forEach((name, i) => {
+      expectClose(wasm.values[i]!, cpu.values[i]!, `${name} wasm vs cpu`, 1e-4);
+      expectClose(wasm.values[i]!, wasm.numeric[i]!, `${name} vs finite differences`, 5e-3);
+    });
+  });
+
   it('matMul (all transpose combinations) and bias sum', async () => {
     await useBackend('wasm');
     for (const [ta, tb] of [
@@ -524,6 +618,20 @@ describe('no leaks: engine tensors and wasm storage', () => {
       ['sum leading', () => tf.sum(x, [0, 1, 2])],
       ['sum leading rank 2', () => tf.sum(a, 0)],
       ['sum stock', () => tf.sum(x, [3])],
+      ['mean leading', () => tf.mean(x, [0, 1, 2], true)],
+      ['mean stock', () => tf.mean(x, [3])],
+      ['tile broadcast', () => tf.tidy(() => tf.tile(tf.reshape(bias, [1, 1, 1, 5]), [4, 10, 10, 1]))],
+      ['tile stock', () => tf.tile(a, [2, 2])],
+      [
+        'batch norm grads',
+        () =>
+          tf.tidy(() =>
+            tf.grads((p: tf.Tensor) => {
+              const { mean, variance } = tf.moments(p, [0, 1, 2]);
+              return tf.sum(tf.batchNorm(p, mean, variance, tf.zerosLike(mean), tf.onesLike(mean), 1e-3));
+            })([x]),
+          ),
+      ],
       ['identity', () => tf.clone(x)],
       ['cast', () => tf.cast(x, 'float32')],
       [

@@ -1,9 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_CNN_DEFAULTS, buildCnn, countTrainableParams } from '../../src/cnn/build.js';
 import { SeededDropout } from '../../src/cnn/dropout.js';
-import { loadModel } from '../../src/cnn/io-node.js';
+import { loadModel, saveModel } from '../../src/cnn/io-node.js';
 import { ScheduledAdam } from '../../src/cnn/optimizer.js';
 import { createRandomSource } from '../../src/internal/random.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
@@ -159,6 +162,79 @@ describe('buildCnn', () => {
     m.dispose();
   });
 
+  it("architecture 'vgg-bn': BN conv stages, its own dropout defaults, 427,626 parameters, saves and loads", async () => {
+    const m = buildCnn({ architecture: 'vgg-bn', seed: 3 });
+    const convBnRelu = (f: number) => [
+      ['Conv2D', f],
+      ['BatchNormalization', null],
+      ['Activation', null],
+    ];
+    expect(layerSummary(m)).toEqual([
+      ...convBnRelu(32),
+      ['MaxPooling2D', [2, 2]],
+      ['Dropout', 0.1],
+      ...convBnRelu(64),
+      ...convBnRelu(64),
+      ['MaxPooling2D', [2, 2]],
+      ['Dropout', 0.1],
+      ...convBnRelu(128),
+      ['MaxPooling2D', [2, 2]],
+      ['Dropout', 0.1],
+      ['Flatten', null],
+      ['Dense', 256],
+      ['Dropout', 0.3],
+      ['Dense', 10],
+    ]);
+    for (const l of m.layers.filter((x) => x.getClassName() === 'Conv2D')) {
+      expect(l.getConfig().kernelSize).toEqual([3, 3]);
+      expect(l.getConfig().useBias).toBe(false);
+      expect(l.getConfig().padding).toBe('same');
+    }
+    // convs 9·(1·32 + 32·64 + 64·64 + 64·128) + BN gamma/beta 2·(32+64+64+128) + dense 1152·256+256 + 256·10+10
+    expect(countTrainableParams(m)).toBe(9 * (32 + 2048 + 4096 + 8192) + 2 * 288 + 1152 * 256 + 256 + 2570);
+    expect(countTrainableParams(m)).toBe(427_626);
+    expect(m.outputs[0].shape).toEqual([null, 10]);
+    // the same seed gives the same weights; options that act on the head are honoured
+    const again = buildCnn({ architecture: 'vgg-bn', seed: 3 });
+    m.getWeights().forEach((w, i) => {
+      expect(w.dataSync()).toEqual(again.getWeights()[i]!.dataSync());
+    });
+    again.dispose();
+    const custom = buildCnn({
+      architecture: 'vgg-bn',
+      convDropout: 0.2,
+      denseDropout: 0.5,
+      denseUnits: 32,
+      classes: 4,
+    });
+    expect(layerSummary(custom).filter(([n]) => n === 'Dropout' || n === 'Dense')).toEqual([
+      ['Dropout', 0.2],
+      ['Dropout', 0.2],
+      ['Dropout', 0.2],
+      ['Dense', 32],
+      ['Dropout', 0.5],
+      ['Dense', 4],
+    ]);
+    custom.dispose();
+    // a saved vgg-bn model (moving statistics included) loads back with the same predictions
+    const dir = mkdtempSync(join(tmpdir(), 'vgg-bn-'));
+    try {
+      const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 5);
+      const y = tf.oneHot(tf.tensor1d([1, 2, 3], 'int32'), 10);
+      await m.trainOnBatch(x, y); // moves the batch-norm statistics away from their initial values
+      await saveModel(m, dir);
+      const loaded = await loadModel(dir);
+      const p1 = m.predict(x) as tf.Tensor;
+      const p2 = loaded.predict(x) as tf.Tensor;
+      expect(Array.from(p2.dataSync())).toEqual(Array.from(p1.dataSync()));
+      tf.dispose([x, y, p1, p2]);
+      loaded.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      m.dispose();
+    }
+  });
+
   it('does not leak tensors beyond the model it returns, its optimizer state included', async () => {
     const before = tf.memory().numTensors;
     const m = buildCnn({ seed: 1 });
@@ -182,6 +258,7 @@ describe('buildCnn', () => {
   it('has frozen defaults', () => {
     expect(Object.isFrozen(BUILD_CNN_DEFAULTS)).toBe(true);
     expect(BUILD_CNN_DEFAULTS.filters).toEqual([64, 32]);
+    expect(BUILD_CNN_DEFAULTS.architecture).toBe('reference');
   });
 
   describe('validation', () => {
@@ -209,6 +286,15 @@ describe('buildCnn', () => {
       ['seed NaN', { seed: Number.NaN }, /'seed'/],
       ['seed type', { seed: {} }, /'seed' must be a finite number or a string/],
       ['pools the image away', { filters: [8, 8, 8, 8, 8] }, /shrink a 28x28 input to nothing/],
+      ['architecture', { architecture: 'resnet' }, /'architecture' must be one of 'reference', 'vgg-bn'/],
+      ['architecture type', { architecture: 1 }, /'architecture'/],
+      [
+        'filters with vgg-bn',
+        { architecture: 'vgg-bn', filters: [8] },
+        /'filters' shapes the reference network/,
+      ],
+      ['batchNorm with vgg-bn', { architecture: 'vgg-bn', batchNorm: true }, /'batchNorm'.*'vgg-bn'/],
+      ['vgg-bn on an image too small', { architecture: 'vgg-bn', inputShape: [6, 6, 1] }, /to nothing/],
     ];
     for (const [name, options, message] of cases) {
       it(`rejects ${name} with BAD_OPTION`, () => {

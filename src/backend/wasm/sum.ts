@@ -32,7 +32,11 @@ export function makeMean(stock: KernelConfig, avgPool: KernelConfig): KernelConf
   return leadingReduce(stock, avgPool, true);
 }
 
-function leadingReduce(stock: KernelConfig, avgPool: KernelConfig, mean: boolean): KernelConfig['kernelFunc'] {
+function leadingReduce(
+  stock: KernelConfig,
+  avgPool: KernelConfig,
+  mean: boolean,
+): KernelConfig['kernelFunc'] {
   return (args) => {
     const { inputs, attrs } = args as unknown as KernelArgs;
     const backend = asWasm(args.backend);

@@ -21,7 +21,8 @@ export function makeTile(stock: KernelConfig): KernelConfig['kernelFunc'] {
     const x = inputs.x as TensorInfo;
     const reps = (attrs?.reps ?? []) as number[];
     const rank = x.shape.length;
-    if (reps.length !== rank || x.dtype === 'string' || x.dtype === 'complex64') return stock.kernelFunc(args);
+    if (reps.length !== rank || x.dtype === 'string' || x.dtype === 'complex64')
+      return stock.kernelFunc(args);
     let last = -1;
     for (let i = 0; i < rank; i++) if (reps[i] !== 1) last = i;
     for (let i = 0; i <= last; i++) if (x.shape[i] !== 1) return stock.kernelFunc(args);
