@@ -32,7 +32,10 @@ export interface CropFlipOptions {
  * CROP_FLIP_DEFAULTS.padding; // 2
  * ```
  */
-export const CROP_FLIP_DEFAULTS: Readonly<Required<CropFlipOptions>> = Object.freeze({ padding: 2, flip: 0.5 });
+export const CROP_FLIP_DEFAULTS: Readonly<Required<CropFlipOptions>> = Object.freeze({
+  padding: 2,
+  flip: 0.5,
+});
 
 /**
  * What one image gets: its content moves by `dy` rows and `dx` columns (each in [-padding, padding]; zeros fill
@@ -44,9 +47,12 @@ export interface CropFlipParams {
   flip: boolean;
 }
 
-/** Checks and completes crop-and-flip options; `where` names the caller in errors. */
+/**
+ * Checks and completes crop-and-flip options; `where` names the caller in errors, which name the options as
+ * `cropFlip` (trainCnn's option) so that a wrong type or an unknown key is not taken for one of the caller's own.
+ */
 export function resolveCropFlipOptions(where: string, options: unknown): Required<CropFlipOptions> {
-  const o = mergeOptions<CropFlipOptions>(where, CROP_FLIP_DEFAULTS, options);
+  const o = mergeOptions<CropFlipOptions>(`${where}: cropFlip`, CROP_FLIP_DEFAULTS, options);
   const padding = checkNumber(where, 'cropFlip.padding', o.padding, { integer: true, min: 0, max: 64 });
   const flip = checkNumber(where, 'cropFlip.flip', o.flip, { min: 0, max: 1 });
   return { padding, flip };

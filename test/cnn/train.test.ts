@@ -3,6 +3,8 @@ import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveCropFlipOptions, sampleCropFlip, writeCropFlip } from '../../src/augment/crop-flip.js';
+import { writeErase } from '../../src/augment/erasing.js';
 import { RandomEraser, type RandomErasing, randomErasing } from '../../src/augment/index.js';
 import { buildCnn, type EpochLog, evaluateCnn, trainCnn } from '../../src/cnn/index.js';
 import type { ScheduledAdam } from '../../src/cnn/optimizer.js';
@@ -11,6 +13,7 @@ import { loadSample } from '../../src/data/node.js';
 import type { Split } from '../../src/data/split.js';
 import { subset } from '../../src/data/split.js';
 import { FashionMnistError } from '../../src/errors.js';
+import { createRandomSource, permutationFrom, type Seed } from '../../src/internal/random.js';
 import { installWasmTrainingKernels } from '../../src/wasm-training.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
@@ -401,6 +404,128 @@ for (const backend of BACKENDS) {
   });
 }
 
+describe('trainCnn cropFlip (cpu)', () => {
+  beforeAll(() => useBackend('cpu'));
+  const data = tinySplit(40);
+  const px = 784;
+
+  /**
+   * Every image (normalised) that reached the model, in order. The model does not train (what it is fed does not
+   * depend on its weights), which keeps these runs fast.
+   */
+  const feed = async (options: Parameters<typeof trainCnn>[2], model = small()) => {
+    const seen: Float32Array[] = [];
+    model.trainOnBatch = async (x) => {
+      const batch = (x as tf.Tensor).dataSync() as Float32Array;
+      for (let i = 0; i < batch.length / px; i++) seen.push(batch.slice(i * px, (i + 1) * px));
+      return [1, 0];
+    };
+    try {
+      await trainCnn(model, data, { epochs: 1, batchSize: 16, seed: 4, ...options });
+    } finally {
+      model.dispose();
+    }
+    return seen;
+  };
+  /** What trainCnn must feed for images `order` in epoch `epoch`: the core's draws from the run's stream. */
+  const expected = (
+    seed: Seed,
+    epoch: number,
+    options: object,
+    order = Array.from({ length: data.count }, (_, i) => i),
+    erase?: RandomEraser,
+  ) => {
+    const resolved = resolveCropFlipOptions('test', options);
+    const random = createRandomSource(seed, epoch, 'crop-flip');
+    return order.map((i) => {
+      const out = new Float32Array(px);
+      writeCropFlip(data.images, i * px, out, 0, 28, 28, 1, sampleCropFlip(resolved, random));
+      if (erase) writeErase(out, 0, 28, 1, erase.sampleParams(28, 28, 1), 'float32');
+      return out.map((v) => v / 255);
+    });
+  };
+  const originals = Array.from({ length: 40 }, (_, i) =>
+    Float32Array.from(data.images.subarray(i * px, (i + 1) * px), (v) => v / 255),
+  );
+
+  it("feeds exactly writeCropFlip's output for the params drawn from the run's 'crop-flip' stream", async () => {
+    const got = await feed({ shuffle: false, seed: 'cf', cropFlip: { padding: 3, flip: 0.5 } });
+    expect(got).toEqual(expected('cf', 0, { padding: 3, flip: 0.5 }));
+    // It did something: most images moved or mirrored, and the plain run feeds the originals.
+    expect(got.filter((img, i) => img.some((v, k) => v !== originals[i]![k])).length).toBeGreaterThan(30);
+    expect(await feed({ shuffle: false, seed: 'cf' })).toEqual(originals);
+    expect(await feed({ shuffle: false, seed: 'cf', cropFlip: false })).toEqual(originals);
+    // `{}` takes the defaults (padding 2, flip 0.5); flip only, no shift, with padding 0.
+    expect(await feed({ shuffle: false, seed: 'cf', cropFlip: {} })).toEqual(expected('cf', 0, {}));
+    const mirrored = await feed({ shuffle: false, seed: 'cf', cropFlip: { padding: 0, flip: 1 } });
+    expect(mirrored).toEqual(expected('cf', 0, { padding: 0, flip: 1 }));
+    expect(mirrored[0]![0]).toBe(originals[0]![27]);
+  });
+
+  it('draws per image in the shuffled order, a new stream each epoch, reproducibly, and replays on resume', async () => {
+    const options = { epochs: 2, seed: 'resume-cf', cropFlip: { padding: 2, flip: 0.5 } };
+    const run = await feed(options);
+    expect(run.length).toBe(80);
+    // The shuffle is the run's own ('shuffle' stream); the crop draws follow the order images are fed in.
+    const shuffled = (epoch: number) =>
+      Array.from(permutationFrom(40, createRandomSource('resume-cf', epoch, 'shuffle')));
+    expect(run.slice(0, 40)).toEqual(expected('resume-cf', 0, options.cropFlip, shuffled(0)));
+    expect(run.slice(40)).toEqual(expected('resume-cf', 1, options.cropFlip, shuffled(1)));
+    expect(run.slice(40)).not.toEqual(run.slice(0, 40));
+    expect(await feed(options)).toEqual(run); // the same seed, the same images
+    expect(await feed({ ...options, seed: 'other' })).not.toEqual(run);
+    expect(await feed({ ...options, initialEpoch: 1 })).toEqual(run.slice(40)); // resumed at epoch 1
+    // Without a seed each run draws its own stream.
+    const unseeded = { ...options, seed: undefined, shuffle: false };
+    expect(await feed(unseeded)).not.toEqual(await feed(unseeded));
+  });
+
+  it('crops and flips first, then erases, each from its own stream', async () => {
+    // A fill value no byte / 255 can take (127.5 → 0.5) marks the erased pixels.
+    const marker = { p: 1, v_l: 127.5, v_h: 127.5, s_l: 0.1, s_h: 0.2, seed: 'er' };
+    const cropFlip = { padding: 3, flip: 0.5 };
+    const got = await feed({ shuffle: false, seed: 'both', cropFlip, erasing: new RandomEraser(marker) });
+    expect(got).toEqual(expected('both', 0, cropFlip, undefined, new RandomEraser(marker)));
+    expect(got.every((img) => img.some((v) => v === 0.5))).toBe(true);
+    // The other order (erase, then crop and flip) gives other images: the comparison above can tell.
+    const twin = new RandomEraser(marker);
+    const resolved = resolveCropFlipOptions('test', cropFlip);
+    const random = createRandomSource('both', 0, 'crop-flip');
+    const eraseFirst = originals.map((_, i) => {
+      const erased = Float32Array.from(data.images.subarray(i * px, (i + 1) * px));
+      writeErase(erased, 0, 28, 1, twin.sampleParams(28, 28, 1), 'float32');
+      const out = new Float32Array(px);
+      writeCropFlip(erased, 0, out, 0, 28, 28, 1, sampleCropFlip(resolved, random));
+      return out.map((v) => v / 255);
+    });
+    expect(got).not.toEqual(eraseFirst);
+    // Turning erasing on does not move the crop draws, nor the other way round.
+    const cropOnly = await feed({ shuffle: false, seed: 'both', cropFlip });
+    expect(cropOnly).toEqual(expected('both', 0, cropFlip));
+    expect(got.map((img, i) => img.every((v, k) => v === 0.5 || v === cropOnly[i]![k]))).not.toContain(false);
+  });
+
+  it('leaks no tensors, on success and when a callback fails mid-run', async () => {
+    const m = small();
+    await trainCnn(m, data, { epochs: 1, batchSize: 16, seed: 1 }); // creates the optimizer's state
+    const before = tf.memory().numTensors;
+    await trainCnn(m, data, { epochs: 2, batchSize: 16, seed: 1, cropFlip: {}, erasing: { p: 0.5 } });
+    expect(tf.memory().numTensors).toBe(before);
+    const failing = trainCnn(m, data, {
+      epochs: 2,
+      batchSize: 16,
+      seed: 1,
+      cropFlip: { padding: 4 },
+      onBatchEnd: (p) => {
+        if (p.epoch === 1 && p.batch === 1) throw new Error('callback failed');
+      },
+    });
+    await expect(failing).rejects.toThrow('callback failed');
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+});
+
 describe('trainCnn validation', () => {
   beforeAll(() => useBackend('cpu'));
   const data = tinySplit(8);
@@ -432,6 +557,21 @@ describe('trainCnn validation', () => {
     ['signal', { signal: {} }, /'signal' must be an AbortSignal/],
     ['learningRate', { learningRate: -1 }, /'learningRate'/],
     ['schedule result', { schedule: () => 0 }, /the schedule returned 0 for epoch 0/],
+    [
+      'cropFlip padding as large as the image',
+      { cropFlip: { padding: 28 } },
+      /'cropFlip.padding' 28 must be smaller than the 28x28 image/,
+    ],
+    ['cropFlip padding beyond its range', { cropFlip: { padding: 65 } }, /'cropFlip.padding'/],
+    [
+      'cropFlip negative padding',
+      { cropFlip: { padding: -1 } },
+      /'cropFlip.padding' must be an integer >= 0/,
+    ],
+    ['cropFlip fractional padding', { cropFlip: { padding: 0.5 } }, /'cropFlip.padding'/],
+    ['cropFlip flip 2', { cropFlip: { flip: 2 } }, /'cropFlip.flip' must be a number >= 0 and <= 1/],
+    ['cropFlip unknown key', { cropFlip: { pad: 2 } }, /cropFlip: unknown option 'pad'/],
+    ['cropFlip true', { cropFlip: true }, /cropFlip: options must be an object, received true/],
   ];
   for (const [name, options, message] of cases) {
     it(`rejects ${name} with BAD_OPTION, before any work and without leaking`, async () => {
