@@ -1,13 +1,16 @@
 // Dropout whose masks can come from the library's seeded random source. tfjs-layers' Dropout draws its masks
 // from Math.random unless its (private) seed is set, and a fixed seed would give the same mask on every batch;
-// this layer draws a fresh mask seed per training call from a RandomSource that trainCnn hands it through a
-// public method. It is otherwise tfjs-layers' Dropout: same config (rate, noiseShape, seed), same op
-// (tf.dropout), identity at inference, and it serialises under the class name 'Dropout', so that a saved
-// model is a standard layers model that any TensorFlow.js or Keras loader reads.
+// this layer draws a fresh mask key per training call from a RandomSource that trainCnn hands it through a
+// public method, and then draws the mask itself with the WebAssembly generator of dropout-mask.ts (one
+// multiply by the mask; its gradient is the same multiply). Without a source it is tfjs-layers' Dropout: same
+// config (rate, noiseShape, seed), same op (tf.dropout), identity at inference, and it serialises under the
+// class name 'Dropout', so that a saved model is a standard layers model that any TensorFlow.js or Keras
+// loader reads.
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { layers, type Shape } from '@tensorflow/tfjs-layers';
 import type { RandomSource } from '../internal/random.js';
+import { dropoutMultipliers } from './dropout-mask.js';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
 
@@ -23,8 +26,9 @@ export interface SeededDropoutArgs extends LayerArgs {
 
 /**
  * tfjs-layers' Dropout, plus {@link SeededDropout.setRandomSource}: while a source is attached, each training
- * call draws its mask seed from it, so a seeded training run gets the same masks every time. Without a source
- * it behaves exactly as `tf.layers.dropout`.
+ * call draws its mask key from it and the mask from the library's WebAssembly generator, so a seeded training
+ * run gets the same masks every time, on every backend. Without a source it behaves exactly as
+ * `tf.layers.dropout`.
  */
 export class SeededDropout extends layers.Layer {
   /** Serialised as a standard Dropout layer. */
@@ -58,10 +62,19 @@ export class SeededDropout extends layers.Layer {
     this.invokeCallHook(inputs, kwargs); // as tfjs-layers' Dropout, for call hooks
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (!(this.rate > 0 && this.rate < 1) || kwargs?.['training'] !== true) return x;
-    // tfjs treats a seed of 0 as "no seed" (Math.random); draws are shifted to 1..2^31.
-    const seed = this.random ? 1 + Math.floor(this.random() * 2 ** 31) : (this.seed ?? undefined);
     const noiseShape = this.noiseShape?.map((d, i) => d ?? x.shape[i]!);
-    return tf.tidy(() => tf.dropout(x, this.rate, noiseShape, seed));
+    if (this.random) {
+      // One draw of the source per call (as before: 1..2^31), then the whole mask from the fast generator.
+      const key = 1 + Math.floor(this.random() * 2 ** 31);
+      const shape = noiseShape ?? x.shape;
+      const rate = this.rate;
+      return tf.tidy(() => {
+        const mask = tf.tensor(dropoutMultipliers(tf.util.sizeFromShape(shape), rate, key), shape, 'float32');
+        return tf.mul(x, mask);
+      });
+    }
+    // tfjs treats a seed of 0 as "no seed" (Math.random).
+    return tf.tidy(() => tf.dropout(x, this.rate, noiseShape, this.seed ?? undefined));
   }
 
   /** The config of tfjs-layers' Dropout: `rate`, `noiseShape`, `seed`, plus the generic layer settings. */

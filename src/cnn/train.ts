@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  type CropFlipOptions,
+  resolveCropFlipOptions,
+  sampleCropFlip,
+  writeCropFlip,
+} from '../augment/crop-flip.js';
 import { assertRectangleCanFit, type RandomErasingOptions, writeErase } from '../augment/erasing.js';
-import { type CropFlipOptions, resolveCropFlipOptions, sampleCropFlip, writeCropFlip } from '../augment/crop-flip.js';
 import { RandomEraser } from '../augment/random-eraser.js';
 import { checkSplitArg, type Split, subset } from '../data/split.js';
 import { FashionMnistError } from '../errors.js';
