@@ -6,6 +6,7 @@
 // (`iter`, then every `<variable>/m`, then every `<variable>/v`), so that optimizer state saved by one loads
 // into the other.
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_KERNEL } from '../internal/kernel-names.js';
 import { badOption, show } from '../internal/validate.js';
 
 /** A named tensor as optimizers exchange state (tfjs-core's `NamedTensor`, which its index does not export). */
@@ -98,6 +99,9 @@ export class ScheduledAdam extends tf.Optimizer {
       : Object.keys(variableGradients);
     const [accBeta1, accBeta2] = this.accumulators();
     const lr = this.rate;
+    // With installWasmTrainingKernels on the wasm backend: one kernel per variable, same arithmetic.
+    const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend()) != null;
+    const corrections = fused ? [1 - accBeta1.dataSync()[0]!, 1 - accBeta2.dataSync()[0]!] : [0, 0];
     tf.tidy(() => {
       const oneMinusAccBeta1 = tf.sub(1, accBeta1);
       const oneMinusAccBeta2 = tf.sub(1, accBeta2);
@@ -122,6 +126,24 @@ export class ScheduledAdam extends tf.Optimizer {
         if (gradient == null) return;
         const firstMoment = this.firstMoments[i]!.variable;
         const secondMoment = this.secondMoments[i]!.variable;
+        if (fused && value.dtype === 'float32' && gradient.dtype === 'float32') {
+          const [newValue, newM, newV] = tf.engine().runKernel(
+            ADAM_KERNEL,
+            { value, gradient, m: firstMoment, v: secondMoment },
+            {
+              beta1: this.beta1,
+              beta2: this.beta2,
+              epsilon: this.epsilon,
+              learningRate: lr,
+              oneMinusAccBeta1: corrections[0]!,
+              oneMinusAccBeta2: corrections[1]!,
+            },
+          ) as tf.Tensor[];
+          firstMoment.assign(newM!);
+          secondMoment.assign(newV!);
+          value.assign(newValue!);
+          return;
+        }
         const newFirstMoment = tf.add(tf.mul(firstMoment, this.beta1), tf.mul(gradient, 1 - this.beta1));
         const newSecondMoment = tf.add(
           tf.mul(secondMoment, this.beta2),

@@ -19,6 +19,7 @@ import {
   wasmTrainingKernelsInstalled,
 } from '../../src/backend/wasm/install.js';
 import { simdKernels } from '../../src/backend/wasm/simd.js';
+import { ScheduledAdam } from '../../src/cnn/optimizer.js';
 import { useBackend } from '../helpers/backends.js';
 import { mulberry32 as rng } from '../helpers/rng.js';
 
@@ -428,6 +429,68 @@ describe('Tile (wasm) vs cpu: exact', () => {
       );
     });
   }
+});
+
+describe("FashionMnistAdamStep (wasm): buildCnn's Adam in one kernel per variable", () => {
+  /** Runs `steps` Adam steps on the same problem with `make()` and returns the variables' values. */
+  async function train(backend: 'cpu' | 'wasm', make: () => tf.Optimizer, steps: number, sizes: number[]) {
+    await useBackend(backend);
+    const r = rng(77);
+    const vars = sizes.map((n) =>
+      tf.variable(tf.tensor(Float32Array.from({ length: n }, () => r() * 2 - 1))),
+    );
+    const targets = sizes.map((n) => tf.tensor(Float32Array.from({ length: n }, () => r() * 2 - 1)));
+    const optimizer = make();
+    const before = tf.memory().numTensors;
+    for (let s = 0; s < steps; s++) {
+      const loss = () =>
+        tf.tidy(() => {
+          const terms = vars.map((v, i) => tf.sum(tf.mul(tf.square(tf.sub(v, targets[i]!)), s + 1)));
+          return tf.addN(terms) as tf.Scalar;
+        });
+      optimizer.minimize(loss);
+    }
+    const grown = tf.memory().numTensors - before;
+    const values = vars.map((v) => Float32Array.from(v.dataSync()));
+    optimizer.dispose();
+    tf.dispose([...vars, ...targets]);
+    return { values, grown };
+  }
+  // sizes with SIMD bodies and scalar tails (1, 3, 5, 257) and a large one
+  const sizes = [1, 3, 4, 5, 257, 1568 * 64];
+
+  it('is registered by installWasmTrainingKernels and takes the same steps as tfjs Adam on cpu', async () => {
+    expect(tf.getKernel('FashionMnistAdamStep', 'wasm')).toBeDefined();
+    const ours = await train('wasm', () => new ScheduledAdam(0.01), 7, sizes);
+    const reference = await train('cpu', () => tf.train.adam(0.01, 0.9, 0.999, 1e-7), 7, sizes);
+    ours.values.forEach((v, i) => expectClose(v, reference.values[i]!, `variable ${i}`, 1e-6));
+    // the optimizer's state (2 moments per variable, 2 accumulators) is all it keeps
+    expect(ours.grown).toBe(2 * sizes.length + 2);
+  });
+
+  it('gives the bits of the same optimizer without the kernel (tfjs ops on wasm), also after a rate change', async () => {
+    const run = () => {
+      const o = new ScheduledAdam(0.02);
+      const minimize = o.minimize.bind(o);
+      let calls = 0;
+      o.minimize = ((...a: Parameters<typeof minimize>) => {
+        if (++calls === 4) o.setLearningRate(0.005);
+        return minimize(...a);
+      }) as typeof o.minimize;
+      return o;
+    };
+    const fused = await train('wasm', run, 6, sizes);
+    const stockKernel = tf.getKernel('FashionMnistAdamStep', 'wasm')!;
+    tf.unregisterKernel('FashionMnistAdamStep', 'wasm');
+    try {
+      const plain = await train('wasm', run, 6, sizes);
+      fused.values.forEach((v, i) =>
+        expect(Array.from(v), `variable ${i}`).toEqual(Array.from(plain.values[i]!)),
+      );
+    } finally {
+      tf.registerKernel(stockKernel);
+    }
+  });
 });
 
 describe('Identity and Cast (wasm): zero-copy, independent lifetimes', () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../../errors.js';
+import { ADAM_KERNEL, makeAdamStep } from './adam.js';
 import { makeMatMul } from './batch_mat_mul.js';
 import { makeConv2DBackpropFilter } from './conv2d_backprop_filter.js';
 import { makeConv2DBackpropInput } from './conv2d_backprop_input.js';
@@ -26,6 +27,7 @@ export const WASM_TRAINING_KERNELS = Object.freeze([
   'Tile',
   'Identity',
   'Cast',
+  'FashionMnistAdamStep',
 ] as const);
 
 /**
@@ -49,7 +51,10 @@ export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 export interface WasmTrainingInstall {
   /** Kernels registered by this call (empty when they were already installed). */
   installed: WasmTrainingKernel[];
-  /** Kernels that replace a stock wasm kernel (the rest were missing: `Conv2DBackpropFilter`). */
+  /**
+   * Kernels that replace a stock wasm kernel (the rest were missing: `Conv2DBackpropFilter`, and
+   * `FashionMnistAdamStep`, this library's one-pass Adam update that `buildCnn`'s optimizer uses when present).
+   */
   replaced: WasmTrainingKernel[];
   /** True when the kernels were already in place and nothing changed. */
   alreadyInstalled: boolean;
@@ -98,6 +103,9 @@ function register(
  * sped up (strided input gradients, overlapping pools, batched products, other reductions) fall
  * through to the stock kernels, so results match the cpu backend to float32 rounding either way.
  *
+ * It also registers `FashionMnistAdamStep`, one pass per variable for the Adam update of `buildCnn`'s optimizer
+ * (tfjs's Adam runs about a dozen element-wise kernels per variable), with the same float32 arithmetic.
+ *
  * Call it once, after importing `@tensorflow/tfjs-backend-wasm`; before or after `setBackend('wasm')`
  * both work (each replacement runs the setup of the stock kernels it calls). Calling it again does
  * nothing. Nothing is registered on import: this module has no side effects, so bundlers may
@@ -142,6 +150,7 @@ export function installWasmTrainingKernels(): WasmTrainingInstall {
   register('Tile', makeTile(tile), [tile]);
   register('Identity', makeIdentity(identity), [identity]);
   register('Cast', makeCast(cast), [cast]);
+  register(ADAM_KERNEL, makeAdamStep(), []);
   saved = before;
   return {
     installed: [...WASM_TRAINING_KERNELS],

@@ -1,9 +1,9 @@
-// The SIMD max-pool gradient (src/kernels/max_pool_grad.wat, assembled at build time by
-// scripts/build-wasm.mjs) instantiated over the wasm backend's own memory, so it works on tensors in
+// The SIMD max-pool gradient and Adam step (src/kernels/max_pool_grad.wat and adam.wat, assembled at build
+// time by scripts/build-wasm.mjs) instantiated over the wasm backend's own memory, so they work on tensors in
 // place. When SIMD is unavailable (feature detection: `WebAssembly.validate` on the kernel) or the
 // backend's memory cannot be found, `simdKernels` returns null and the callers keep their JS path.
 import { kernelModule } from '../../kernels/load.js';
-import { maxPoolGrad, maxPoolGradShared } from '../../kernels/wasm.generated.js';
+import { adam, adamShared, maxPoolGrad, maxPoolGradShared } from '../../kernels/wasm.generated.js';
 
 /**
  * The SIMD helpers bound to one backend's memory.
@@ -21,6 +21,25 @@ export interface SimdKernels {
     outW: number,
     inW: number,
     cb: number,
+  ): void;
+  /** One Adam update of `n` floats (src/kernels/adam.wat): reads w, g, m, v and writes wOut, mOut, vOut. */
+  adamStep(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    wOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    d1: number,
+    d2: number,
+    eps: number,
+    nlr: number,
   ): void;
 }
 
@@ -60,10 +79,17 @@ export function simdKernels(wasmModule: unknown): SimdKernels | null {
   let kernels: SimdKernels | null = null;
   try {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const mod = kernelModule(shared ? maxPoolGradShared : maxPoolGrad);
-    if (mod != null) {
-      const instance = new WebAssembly.Instance(mod, { env: { memory } });
-      kernels = instance.exports as unknown as SimdKernels;
+    const pool = kernelModule(shared ? maxPoolGradShared : maxPoolGrad);
+    const step = kernelModule(shared ? adamShared : adam);
+    if (pool != null && step != null) {
+      const imports = { env: { memory } };
+      kernels = {
+        ...(new WebAssembly.Instance(pool, imports).exports as unknown as Pick<
+          SimdKernels,
+          'maxPoolGrad2x2'
+        >),
+        ...(new WebAssembly.Instance(step, imports).exports as unknown as Pick<SimdKernels, 'adamStep'>),
+      };
     }
   } catch {
     kernels = null;
