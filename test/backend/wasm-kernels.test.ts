@@ -463,7 +463,9 @@ describe("FashionMnistAdamStep (wasm): buildCnn's Adam in one kernel per variabl
     expect(tf.getKernel('FashionMnistAdamStep', 'wasm')).toBeDefined();
     const ours = await train('wasm', () => new ScheduledAdam(0.01), 7, sizes);
     const reference = await train('cpu', () => tf.train.adam(0.01, 0.9, 0.999, 1e-7), 7, sizes);
-    ours.values.forEach((v, i) => expectClose(v, reference.values[i]!, `variable ${i}`, 1e-6));
+    ours.values.forEach((v, i) => {
+      expectClose(v, reference.values[i]!, `variable ${i}`, 1e-6);
+    });
     // the optimizer's state (2 moments per variable, 2 accumulators) is all it keeps
     expect(ours.grown).toBe(2 * sizes.length + 2);
   });
@@ -484,9 +486,9 @@ describe("FashionMnistAdamStep (wasm): buildCnn's Adam in one kernel per variabl
     tf.unregisterKernel('FashionMnistAdamStep', 'wasm');
     try {
       const plain = await train('wasm', run, 6, sizes);
-      fused.values.forEach((v, i) =>
-        expect(Array.from(v), `variable ${i}`).toEqual(Array.from(plain.values[i]!)),
-      );
+      fused.values.forEach((v, i) => {
+        expect(Array.from(v), `variable ${i}`).toEqual(Array.from(plain.values[i]!));
+      });
     } finally {
       tf.registerKernel(stockKernel);
     }
