@@ -187,6 +187,29 @@ describe('the pretrained model', () => {
       expect(r.stderr).toContain('fashion-mnist train --out my-model');
     }
   }, 300_000);
+
+  it('--model takes a shipped model by name (a directory of that name would win), and names them when missing', async () => {
+    const r = await cli([
+      'evaluate',
+      '--sample',
+      '--model',
+      'fashion-cnn',
+      '--test-size',
+      '100',
+      '--json',
+      '--quiet',
+    ]);
+    if (existsSync(join(pretrainedModelDir('fashion-cnn'), 'model.json'))) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).model).toBe('fashion-cnn');
+    } else {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("The pretrained model 'fashion-cnn' is not in this installation");
+    }
+    const missing = await cli(['evaluate', '--sample', '--model', 'fashion-nope', '--test-size', '10']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('the name of a shipped model (fashion-cnn');
+  }, 300_000);
 });
 
 describe('erase-preview', () => {

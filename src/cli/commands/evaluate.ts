@@ -9,7 +9,7 @@ import {
   percent,
   sharedOption,
 } from '../context.js';
-import { resolveModel } from '../model.js';
+import { MODEL_FLAG_HELP, resolveModel } from '../model.js';
 import { checkOutputFile } from '../paths.js';
 import { writeCnnReport } from './cnn-report.js';
 import { perClassTable } from './tables.js';
@@ -28,7 +28,7 @@ export function evaluateCommand(io: CliIo): Command {
         'the pretrained model shipped in the package, and reports accuracy, loss, per-class precision/recall ' +
         'and the confusion matrix on the test images.',
     )
-    .option('--model <dir>', 'model directory (default: the pretrained model)')
+    .option('--model <dir|name>', MODEL_FLAG_HELP)
     .addOption(sharedOption('test-size', 'evaluate the first N test images only (default: all)'))
     .addOption(sharedOption('batch-size', 'images per forward pass', 500))
     .addOption(sharedOption('report', 'write a self-contained HTML report'));

@@ -8,7 +8,7 @@ import { writePng } from '../../report/png.js';
 import { setUpBackend } from '../backend.js';
 import { type CliIo, type CommonFlags, commonOptions, errorJson, intArg, makeOut } from '../context.js';
 import { readImageFile } from '../image.js';
-import { resolveModel } from '../model.js';
+import { MODEL_FLAG_HELP, resolveModel } from '../model.js';
 import { checkOutputDir } from '../paths.js';
 
 interface PredictFlags extends CommonFlags {
@@ -48,7 +48,7 @@ export function predictCommand(io: CliIo): Command {
         'good ones are printed, and the command exits with 2 afterwards when any file failed.',
     )
     .argument('<images...>', 'PNG or JPEG files')
-    .option('--model <dir>', 'model directory (default: the pretrained model)')
+    .option('--model <dir|name>', MODEL_FLAG_HELP)
     .option('--top <k>', 'classes to print per image', intArg('--top', 1, 10), 3)
     .addOption(
       new Option('--invert <when>', 'negate intensities: auto (when the background is light), yes, no')
