@@ -1,9 +1,11 @@
 // Reference CNN throughput on the CPU backends available without a native add-on, against PyTorch
-// measured in the same run: training (model.trainOnBatch, batch 64, Adam 1e-3, buildCnn defaults)
-// and inference (model.predict on the 10,000 test images). Results are noisy on a shared machine:
-// compare the ratios printed at the end, not the absolute figures.
+// measured in the same run (before and after ours; the mean is the anchor): training through the public
+// trainCnn (seeded, batch 64, Adam 1e-3, buildCnn defaults; one warm-up batch first) and inference
+// (model.predict on the 10,000 test images). With --browser, the same training in Debian's Chromium on wasm
+// (cross-origin isolated, so that the threaded build can start). Results are noisy on a shared machine: compare the ratios printed at the end,
+// not the absolute figures.
 //
-//   npm run bench:cnn [-- --train-images 6400 --cpu-images 128 --no-torch --json out.json --profile]
+//   npm run bench:cnn [-- --train-images 6400 --cpu-images 128 --no-torch --no-threads --browser --json out.json --profile]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,7 +19,7 @@ import {
   wasmTrainingKernelsInstalled,
 } from '../src/backend/wasm/install.js';
 import { startWasmWithThreads } from '../src/backend/wasm-threads.js';
-import { buildCnn } from '../src/cnn/index.js';
+import { buildCnn, trainCnn } from '../src/cnn/index.js';
 import { DEBIAN_DIR } from '../src/data/node.js';
 import { loadFashionMnist, type Split, subset, toTensors } from '../src/node.js';
 
@@ -46,6 +48,7 @@ interface Row {
   inferNote?: string;
 }
 const rows: Row[] = [];
+const fmt = (v: number | null) => (v == null ? '-' : v.toFixed(0));
 
 const data = await loadFashionMnist({ download: false, fallbackToSample: true });
 console.log(
@@ -55,21 +58,16 @@ console.log(
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version_core}`;
 console.log(`machine: ${machine}`);
 
-/** Trains `images` images in batches of 64 (after one warm-up batch); returns images/s. */
+/**
+ * Trains `images` images (whole batches of 64) with trainCnn, seeded, after one warm-up batch; returns images/s
+ * over the whole call (batch building, shuffling and the loop's bookkeeping included, as a user sees it).
+ */
 async function trainThroughput(model: tfl.LayersModel, split: Split, images: number): Promise<number> {
-  const batches = Math.max(1, Math.floor(images / BATCH));
-  const run = async (start: number) => {
-    const { xs, ys } = toTensors(subset(split, start, start + BATCH), { oneHot: true });
-    try {
-      await model.trainOnBatch(xs, ys);
-    } finally {
-      tf.dispose([xs, ys]);
-    }
-  };
-  await run(0);
+  const n = Math.min(split.count - BATCH, Math.max(BATCH, Math.floor(images / BATCH) * BATCH));
+  await trainCnn(model, subset(split, 0, BATCH), { epochs: 1, batchSize: BATCH, seed: 1 });
   const t = performance.now();
-  for (let b = 0; b < batches; b++) await run(((b + 1) * BATCH) % (split.count - BATCH));
-  return (batches * BATCH) / ((performance.now() - t) / 1000);
+  await trainCnn(model, subset(split, BATCH, BATCH + n), { epochs: 1, batchSize: BATCH, seed: 1 });
+  return n / ((performance.now() - t) / 1000);
 }
 
 /** Predicts `count` test images (batches of 256) after a warm-up; returns images/s. */
@@ -114,6 +112,47 @@ if (CHILD_THREADS > 0) {
   console.log(`CHILD ${JSON.stringify({ threads, train, infer })}`);
   process.exit(0);
 }
+
+// PyTorch, same machine, same run
+const TORCH_INFER = `
+import gzip, os, sys, time
+import numpy as np, torch, torch.nn as nn
+torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count() or 1)))
+D = sys.argv[1]
+with gzip.open(os.path.join(D, "t10k-images-idx3-ubyte.gz")) as f:
+    b = f.read()
+x = torch.tensor(np.frombuffer(b, np.uint8, offset=16).reshape(-1, 1, 28, 28), dtype=torch.float32) / 255
+m = nn.Sequential(
+    nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 64, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
+    nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(64, 32, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
+    nn.Flatten(), nn.Linear(32 * 7 * 7, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)).eval()
+with torch.no_grad():
+    m(x[:256])
+    t = time.perf_counter()
+    for s in range(0, len(x), 256):
+        m(x[s:s + 256])
+    print(f"{len(x) / (time.perf_counter() - t):.0f}")
+`;
+function torch(threads: number | undefined): Row | null {
+  const env = { ...process.env, ...(threads ? { THREADS: String(threads) } : {}) };
+  try {
+    const out = execFileSync(PYTHON, [ANCHOR, DEBIAN_DIR, '1', String(Math.max(TRAIN_IMAGES, 3200))], {
+      env,
+      encoding: 'utf8',
+    });
+    const train = Number(/epoch 1: (\d+) img\/s train/.exec(out)?.[1]);
+    const used = /threads (\d+)/.exec(out)?.[1];
+    const infer = Number(
+      execFileSync(PYTHON, ['-c', TORCH_INFER, DEBIAN_DIR], { env, encoding: 'utf8' }).trim(),
+    );
+    return { name: `PyTorch CPU, ${used} thread(s)`, trainImagesPerSec: train, inferImagesPerSec: infer };
+  } catch (e) {
+    console.log(`PyTorch anchor not run: ${String((e as Error).message).split('\n')[0]}`);
+    return null;
+  }
+}
+// PyTorch first (and again at the end): the anchor is the mean of the two runs of each setting
+const torchBefore = flag('no-torch') ? [] : [torch(undefined), torch(1)];
 
 // cpu
 await tf.setBackend('cpu');
@@ -195,52 +234,52 @@ if (!flag('no-threads')) {
   }
 }
 
-// PyTorch, same machine, same run
-const TORCH_INFER = `
-import gzip, os, sys, time
-import numpy as np, torch, torch.nn as nn
-torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count() or 1)))
-D = sys.argv[1]
-with gzip.open(os.path.join(D, "t10k-images-idx3-ubyte.gz")) as f:
-    b = f.read()
-x = torch.tensor(np.frombuffer(b, np.uint8, offset=16).reshape(-1, 1, 28, 28), dtype=torch.float32) / 255
-m = nn.Sequential(
-    nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 64, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
-    nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(64, 32, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
-    nn.Flatten(), nn.Linear(32 * 7 * 7, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)).eval()
-with torch.no_grad():
-    m(x[:256])
-    t = time.perf_counter()
-    for s in range(0, len(x), 256):
-        m(x[s:s + 256])
-    print(f"{len(x) / (time.perf_counter() - t):.0f}")
-`;
-function torch(threads: number | undefined): Row | null {
-  const env = { ...process.env, ...(threads ? { THREADS: String(threads) } : {}) };
+// Chromium: the same trainCnn on wasm in a browser, where the wasm backend's threaded build starts natively
+// (asked for 2 threads; its pthread pool is sized from navigator.hardwareConcurrency, so the row names the count
+// XNNPACK really got)
+if (flag('browser')) {
+  const { browserTrainThroughput } = await import('./cnn-browser.js');
+  const n = Math.min(TRAIN_IMAGES + BATCH, data.train.count);
   try {
-    const out = execFileSync(PYTHON, [ANCHOR, DEBIAN_DIR, '1', String(Math.max(TRAIN_IMAGES, 3200))], {
-      env,
-      encoding: 'utf8',
-    });
-    const train = Number(/epoch 1: (\d+) img\/s train/.exec(out)?.[1]);
-    const used = /threads (\d+)/.exec(out)?.[1];
-    const infer = Number(
-      execFileSync(PYTHON, ['-c', TORCH_INFER, DEBIAN_DIR], { env, encoding: 'utf8' }).trim(),
+    const results = await browserTrainThroughput(
+      data.train.images.subarray(0, n * 784),
+      data.train.labels.subarray(0, n),
+      [2],
+      TRAIN_IMAGES,
     );
-    return { name: `PyTorch CPU, ${used} thread(s)`, trainImagesPerSec: train, inferImagesPerSec: infer };
+    for (const r of results) {
+      rows.push({
+        name: `Chromium wasm + kernels, ${r.threads} thr`,
+        trainImagesPerSec: r.imagesPerSec,
+        trainNote: r.note,
+        inferImagesPerSec: null,
+      });
+    }
   } catch (e) {
-    console.log(`PyTorch anchor not run: ${String((e as Error).message).split('\n')[0]}`);
-    return null;
+    console.log(`Chromium not measured: ${String((e as Error).message).split('\n')[0]}`);
   }
 }
-const torchRows = flag('no-torch') ? [] : [torch(undefined), torch(1)].filter((r): r is Row => r != null);
+
+const torchAfter = flag('no-torch') ? [] : [torch(undefined), torch(1)];
+const torchRows: Row[] = [];
+for (let i = 0; i < torchBefore.length; i++) {
+  const a = torchBefore[i];
+  const b = torchAfter[i];
+  if (!a || !b) continue;
+  const mean = (x: number | null, y: number | null) => (x == null || y == null ? null : (x + y) / 2);
+  torchRows.push({
+    name: a.name,
+    trainImagesPerSec: mean(a.trainImagesPerSec, b.trainImagesPerSec),
+    trainNote: `before ${fmt(a.trainImagesPerSec)}, after ${fmt(b.trainImagesPerSec)}`,
+    inferImagesPerSec: mean(a.inferImagesPerSec, b.inferImagesPerSec),
+  });
+}
 rows.push(...torchRows);
 
 // report
 // the faster PyTorch configuration is the reference (with 2 threads on a loaded 2-core machine its
 // OpenMP workers can spin against each other; one thread is then faster)
 const ref = [...torchRows].sort((a, b) => (b.trainImagesPerSec ?? 0) - (a.trainImagesPerSec ?? 0))[0];
-const fmt = (v: number | null) => (v == null ? '-' : v.toFixed(0));
 const ratio = (v: number | null, r: number | null | undefined) =>
   v == null || !r ? '-' : (v / r).toFixed(2);
 console.log(
