@@ -1,8 +1,9 @@
 import { defineConfig, type Options } from 'tsup';
 
 // The public entries (docs/api.md): each gets ESM, CommonJS and types. Plus cli (the `fashion-mnist` binary,
-// package.json "bin": dist/cli.js, executable through its shebang) and knn-worker (the worker-thread script that
-// knnWorkerPool starts by URL next to its own module, so it must be a file of its own).
+// package.json "bin": dist/cli.js, executable through its shebang), knn-worker and cnn-worker (the worker-thread
+// scripts that knnWorkerPool and cnnWorkerPool start by URL next to their own module, so each must be a file of
+// its own).
 const typed = {
   index: 'src/index.ts',
   node: 'src/node.ts',
@@ -32,7 +33,12 @@ const common: Options = {
 export default defineConfig([
   {
     ...common,
-    entry: { ...typed, cli: 'src/cli/main.ts', 'knn-worker': 'src/knn/knn-worker.ts' },
+    entry: {
+      ...typed,
+      cli: 'src/cli/main.ts',
+      'knn-worker': 'src/knn/knn-worker.ts',
+      'cnn-worker': 'src/cnn/cnn-worker.ts',
+    },
     format: ['esm'],
     shims: false,
     dts: { entry: typed },
@@ -40,7 +46,7 @@ export default defineConfig([
   },
   {
     ...common,
-    entry: { ...typed, 'knn-worker': 'src/knn/knn-worker.ts' },
+    entry: { ...typed, 'knn-worker': 'src/knn/knn-worker.ts', 'cnn-worker': 'src/cnn/cnn-worker.ts' },
     format: ['cjs'],
     shims: true,
     dts: { entry: typed },

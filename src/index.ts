@@ -8,6 +8,7 @@ export { RandomErasing, randomErasing } from './augment/random-erasing-layer.js'
 export {
   buildCnn,
   type CnnEvaluation,
+  type CnnTrainingPool,
   evaluateCnn,
   type LoadPretrainedOptions,
   loadPretrained,

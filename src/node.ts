@@ -19,6 +19,11 @@ export {
 // The Node loadPretrained (also reads folders) over the root's, with the same options type.
 export { loadPretrained } from './cnn/pretrained-node.js';
 export type { WeightQuantization } from './cnn/weights.js';
+export {
+  type CnnWorkerPool,
+  type CnnWorkerPoolOptions,
+  cnnWorkerPool,
+} from './cnn/worker-pool-node.js';
 export { defaultCacheDir, loadFashionMnist, loadSample } from './data/node.js';
 export type { LoadFashionMnistOptions } from './data/options.js';
 export * from './index.js';

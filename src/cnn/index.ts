@@ -1,6 +1,12 @@
 // Entry `fashion-mnist-tfjs/cnn` (universal): the networks, their training loop, evaluation and prediction
 // helpers, and the pretrained model by URL. Saving and loading from disk live in `fashion-mnist-tfjs/node`.
-export { type BuildCnnOptions, buildCnn, countTrainableParams } from './build.js';
+export { type BuildCnnOptions, buildCnn, type CnnArchitecture, countTrainableParams } from './build.js';
+export type {
+  CnnPoolSession,
+  CnnShardResult,
+  CnnShardTask,
+  CnnTrainingPool,
+} from './data-parallel.js';
 export {
   type CnnEvaluation,
   type CnnImages,

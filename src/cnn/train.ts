@@ -20,6 +20,14 @@ import {
   mergeOptions,
   show,
 } from '../internal/validate.js';
+import {
+  type CnnPoolSession,
+  type CnnTrainingPool,
+  checkPoolableModel,
+  dropoutKey,
+  pooledStep,
+  trainableSizes,
+} from './data-parallel.js';
 import { SeededDropout } from './dropout.js';
 import { evaluateCnn } from './evaluate.js';
 import { ScheduledAdam } from './optimizer.js';
@@ -206,6 +214,17 @@ export interface TrainCnnOptions {
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Aborts the run after the current batch; the history then says `'aborted'`. */
   signal?: AbortSignal;
+  /**
+   * Data-parallel training on more cores: replicas of the model that each compute the gradients of one shard of
+   * every batch while this thread computes another (in Node: `cnnWorkerPool()` of `fashion-mnist-tfjs/node`).
+   * The gradients are summed weighted by shard size (the whole batch's gradient) and the optimizer steps once
+   * per batch, so the run is the one without a pool up to float32 rounding, except for dropout: with a `seed`,
+   * each shard's masks come from a stream of (seed, epoch, batch, shard), so results depend on the pool's
+   * worker count (reproducible for a given count). The loss must be categorical cross-entropy, and models with
+   * BatchNormalization layers are refused (`BAD_OPTION`). Batch accuracy is then categorical accuracy. The pool
+   * serves one run at a time and stays open afterwards (dispose it yourself).
+   */
+  pool?: CnnTrainingPool;
 }
 
 /**
@@ -237,6 +256,7 @@ export const TRAIN_CNN_DEFAULTS: Readonly<TrainCnnOptions> = Object.freeze({
   onBatchEnd: undefined,
   onEpochEnd: undefined,
   signal: undefined,
+  pool: undefined,
 });
 
 const WHERE = 'trainCnn';
@@ -526,6 +546,18 @@ export async function trainCnn(
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw badOption(`${WHERE}: option 'signal' must be an AbortSignal, received ${show(o.signal)}`);
   }
+  const pool = o.pool;
+  if (
+    pool !== undefined &&
+    (pool === null ||
+      typeof pool !== 'object' ||
+      typeof (pool as { open?: unknown }).open !== 'function' ||
+      typeof (pool as { workers?: unknown }).workers !== 'number')
+  ) {
+    throw badOption(
+      `${WHERE}: option 'pool' must be a CnnTrainingPool (such as cnnWorkerPool() from fashion-mnist-tfjs/node), received ${show(pool)}`,
+    );
+  }
   const learningRate =
     o.learningRate === undefined
       ? undefined
@@ -573,6 +605,7 @@ export async function trainCnn(
       `${WHERE}: option 'cropFlip.padding' ${cropFlip.padding} must be smaller than the ${inputShape[0]}x${inputShape[1]} image`,
     );
   }
+  if (pool) checkPoolableModel(model, WHERE);
   // Without a seed the run is random anyway; one fresh seed then serves every epoch's crop stream.
   const cropSeed = seed ?? freshSeed();
   const layers = allLayers(model);
@@ -609,8 +642,14 @@ export async function trainCnn(
   let bestWeights: tf.Tensor[] | undefined;
   let sinceBest = 0;
   const rate = await RateControl.take(model, rates);
+  let session: CnnPoolSession | undefined;
 
   try {
+    // With a pool: the replicas start from the model as it is now; scratch holds the summed gradients.
+    session = pool ? await pool.open(model, WHERE) : undefined;
+    const scratch = session
+      ? new Float32Array(trainableSizes(model).reduce((a, b) => a + b, 0))
+      : new Float32Array(0);
     for (let epoch = initialEpoch; epoch < epochs; epoch++) {
       const epochStart = performance.now();
       const lr = rates[epoch - initialEpoch]!;
@@ -658,14 +697,19 @@ export async function trainCnn(
           }
         }
         for (let k = 0; k < pixels.length; k++) pixels[k] = pixels[k] / 255;
-        const xs = tf.tensor4d(pixels, [n, inputShape[0], inputShape[1], inputShape[2]]);
-        const ys = tf.tensor2d(onehot, [n, classes]);
         let result: number | number[];
-        try {
-          result = await model.trainOnBatch(xs, ys);
-        } finally {
-          xs.dispose();
-          ys.dispose();
+        if (session) {
+          const keyOf = seed === undefined ? undefined : (s: number) => dropoutKey(seed, epoch, b, s);
+          result = await pooledStep(model, session, dropouts, { pixels, onehot, n }, keyOf, scratch);
+        } else {
+          const xs = tf.tensor4d(pixels, [n, inputShape[0], inputShape[1], inputShape[2]]);
+          const ys = tf.tensor2d(onehot, [n, classes]);
+          try {
+            result = await model.trainOnBatch(xs, ys);
+          } finally {
+            xs.dispose();
+            ys.dispose();
+          }
         }
         const [loss, acc] = Array.isArray(result) ? result : [result, Number.NaN];
         lossSum += loss * n;
@@ -731,6 +775,7 @@ export async function trainCnn(
       history.restoredEpoch = bestEpoch;
     }
   } finally {
+    await session?.close();
     if (bestWeights) tf.dispose(bestWeights);
     // Leave the model as it came: dropout back to its own randomness, the optimizer and rate the caller had.
     for (const d of dropouts) d.setRandomSource(undefined);

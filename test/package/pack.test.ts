@@ -101,7 +101,7 @@ describe('the packed package', () => {
     ];
     const used = new Set(roots.filter((f) => files.has(f)));
     // A file is used when a used code file names it: import specifiers, chunk URLs, sourceMappingURL comments,
-    // declaration imports (`./chunk.js` names `chunk.d.ts`), or a worker URL built as `knn-worker${ext}`.
+    // declaration imports (`./chunk.js` names `chunk.d.ts`), or a worker URL built as `knn-worker${ext}` or `cnn-worker${ext}`.
     const names = (file: string): string[] => {
       const name = basename(file);
       const stem = name.replace(/\.(d\.ts|d\.cts|js|cjs|js\.map|cjs\.map)$/, '');
@@ -295,7 +295,7 @@ export const wrong: number = CLASS_NAMES;
       const inputs = Object.keys(result.metafile.inputs);
       expect(inputs.some((p) => p.includes('node_modules/fashion-mnist-tfjs/dist/'))).toBe(true);
       expect(
-        inputs.filter((p) => p.startsWith('node:') || /dist\/(node|cli|knn-worker)\.js$/.test(p)),
+        inputs.filter((p) => p.startsWith('node:') || /dist\/(node|cli|knn-worker|cnn-worker)\.js$/.test(p)),
         entry,
       ).toEqual([]);
     }

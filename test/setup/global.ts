@@ -1,4 +1,4 @@
-// Once per test run: build what the sources need at run time (the k-NN worker thread script), so that code run
+// Once per test run: build what the sources need at run time (the k-NN and CNN worker thread scripts), so that code run
 // from src/ starts worker threads exactly as the built package does.
 // @ts-expect-error -- a plain .mjs build script without type declarations
 import { buildDevWorker } from '../../scripts/build-dev-worker.mjs';

@@ -1,0 +1,285 @@
+// Data-parallel training steps (universal): what `trainCnn({ pool })` does on the calling thread, and what every
+// replica does wherever it runs. A batch is split into shards, one per replica (the calling thread's model is
+// replica 0); each replica computes the gradients of its shard's mean loss, the caller sums them weighted by
+// shard size (which is the gradient of the whole batch's mean loss), applies them once with the model's
+// optimizer and hands the new weights back to the replicas. Where the other replicas run (Node worker threads:
+// `cnnWorkerPool` of `fashion-mnist-tfjs/node`) is behind {@link CnnTrainingPool}, so nothing here reaches a
+// Node built-in.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { createRandomSource } from '../internal/random.js';
+import { badOption } from '../internal/validate.js';
+import type { SeededDropout } from './dropout.js';
+
+/**
+ * One shard of a batch for a replica: `n` images (float32, already normalised, `n × height × width × channels`
+ * values) and their one-hot labels, plus the key of its dropout stream (undefined: the layers' own randomness).
+ *
+ * @example
+ * ```ts
+ * const task: CnnShardTask = { pixels, onehot, n: 32, dropoutKey: '1/0/dropout/5/1' };
+ * ```
+ */
+export interface CnnShardTask {
+  pixels: Float32Array;
+  onehot: Float32Array;
+  n: number;
+  dropoutKey: string | undefined;
+}
+
+/**
+ * What a replica computed for its shard: the mean loss and accuracy of the shard, and the gradients of the mean
+ * loss, all trainable weights laid end to end in `model.trainableWeights` order (`present[i]` false where a
+ * weight got no gradient; its values are then zeros).
+ *
+ * @example
+ * ```ts
+ * const r: CnnShardResult = { loss: 2.3, acc: 0.1, gradients, present: [true, true] };
+ * ```
+ */
+export interface CnnShardResult {
+  loss: number;
+  acc: number;
+  gradients: Float32Array;
+  present: boolean[];
+}
+
+/**
+ * A model's replicas in other threads, for one training run (from {@link CnnTrainingPool.open}).
+ *
+ * @example
+ * ```ts
+ * const session = await pool.open(model, 'trainCnn');
+ * const results = await session.compute(tasks);
+ * ```
+ */
+export interface CnnPoolSession {
+  /** Replicas beside the calling thread's model. */
+  readonly replicas: number;
+  /**
+   * Starts `tasks[r]` on replica `r` (at most {@link CnnPoolSession.replicas} tasks) and resolves with their
+   * results in the same order. The replicas read their weights as the last {@link CnnPoolSession.sync} left
+   * them. A result's `gradients` may be a view that the next call overwrites.
+   */
+  compute(tasks: CnnShardTask[]): Promise<CnnShardResult[]>;
+  /** The new trainable weights (in `model.trainableWeights` order) for the replicas' next step. */
+  sync(weights: readonly Float32Array[]): void;
+  /** Ends the run: the replicas are freed, the threads may serve another run. */
+  close(): Promise<void>;
+}
+
+/**
+ * Replicas for data-parallel training, as `trainCnn`'s option `pool` takes them; in Node `cnnWorkerPool()` of
+ * `fashion-mnist-tfjs/node` makes one (one tfjs engine per worker thread).
+ *
+ * @example
+ * ```ts
+ * import { cnnWorkerPool } from 'fashion-mnist-tfjs/node';
+ * const pool: CnnTrainingPool = cnnWorkerPool({ workers: 1 });
+ * await trainCnn(model, data.train, { epochs: 1, pool });
+ * ```
+ */
+export interface CnnTrainingPool {
+  /** Replicas besides the calling thread (each computes one shard of every batch). */
+  readonly workers: number;
+  /**
+   * Starts replicas of `model` (its topology from `model.toJSON()`, its current weights). Rejects with
+   * `WORKER_FAILED` when a replica cannot start, `ABORTED` after dispose, `BAD_OPTION` while another run uses
+   * the pool.
+   */
+  open(model: tfl.LayersModel, where: string): Promise<CnnPoolSession>;
+}
+
+/** Every layer of a model, nested models included. */
+function layersOf(model: tfl.LayersModel): tfl.layers.Layer[] {
+  const out: tfl.layers.Layer[] = [];
+  const visit = (layers: tfl.layers.Layer[]) => {
+    for (const layer of layers) {
+      out.push(layer);
+      const inner = (layer as { layers?: unknown }).layers;
+      if (Array.isArray(inner)) visit(inner as tfl.layers.Layer[]);
+    }
+  };
+  visit(model.layers);
+  return out;
+}
+
+/**
+ * Refuses, before any work, a model that data-parallel training would change or cannot replicate: batch
+ * normalisation (statistics per shard instead of per batch), a loss other than categorical cross-entropy
+ * (the loss the replicas compute), several inputs or outputs, weights that are not float32, an optimizer
+ * without `applyGradients`.
+ */
+export function checkPoolableModel(model: tfl.LayersModel, where: string): void {
+  const bn = layersOf(model).find((l) => l.getClassName() === 'BatchNormalization');
+  if (bn) {
+    throw badOption(
+      `${where}: option 'pool' cannot train a model with BatchNormalization layers ('${bn.name}'): each replica ` +
+        'would normalise with the statistics of its shard instead of the batch; train it without a pool',
+    );
+  }
+  const loss = Array.isArray(model.loss) && model.loss.length === 1 ? model.loss[0] : model.loss;
+  if (loss !== 'categoricalCrossentropy') {
+    throw badOption(
+      `${where}: option 'pool' needs a model compiled with loss 'categoricalCrossentropy' (as buildCnn's), ` +
+        `this one has ${typeof loss === 'string' ? `'${loss}'` : 'another loss'}`,
+    );
+  }
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw badOption(`${where}: option 'pool' needs a model with one input and one output`);
+  }
+  const odd = model.weights.find((w) => w.dtype !== 'float32');
+  if (odd) {
+    throw badOption(`${where}: option 'pool' needs float32 weights; '${odd.name}' is ${odd.dtype}`);
+  }
+  if (typeof (model.optimizer as { applyGradients?: unknown } | undefined)?.applyGradients !== 'function') {
+    throw badOption(`${where}: option 'pool' needs an optimizer with applyGradients (any tf.Optimizer)`);
+  }
+}
+
+/** Sizes of `replicas` shards of `n` images: as equal as possible, the larger ones first. */
+export function shardSizes(n: number, replicas: number): number[] {
+  const base = Math.floor(n / replicas);
+  const extra = n % replicas;
+  return Array.from({ length: replicas }, (_, r) => base + (r < extra ? 1 : 0));
+}
+
+/**
+ * The key of a shard's dropout stream: `(seed, epoch, batch, shard)`, so a seeded run is reproducible for a
+ * given number of replicas (and differs from a run with another number).
+ */
+export function dropoutKey(seed: string | number, epoch: number, batch: number, shard: number): string {
+  return [String(seed), String(epoch), 'dropout', String(batch), String(shard)].join('/');
+}
+
+/**
+ * Gradients of the mean categorical cross-entropy (plus the model's regularisation losses, as tfjs-layers'
+ * training) of one shard, in training mode; the model's `SeededDropout` layers draw from the shard's stream.
+ * The same function runs on the calling thread and in every replica.
+ */
+export function shardGradients(
+  model: tfl.LayersModel,
+  dropouts: readonly SeededDropout[],
+  task: CnnShardTask,
+  into: Float32Array,
+): CnnShardResult {
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  const classes = model.outputs[0]!.shape[1] as number;
+  const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const random = task.dropoutKey === undefined ? undefined : createRandomSource(task.dropoutKey);
+  for (const d of dropouts) d.setRandomSource(random);
+  let acc: tf.Scalar | undefined;
+  const xs = tf.tensor4d(task.pixels, [task.n, h, w, c]);
+  const ys = tf.tensor2d(task.onehot, [task.n, classes]);
+  let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+  try {
+    result = tf.variableGrads(() => {
+      const out = model.apply(xs, { training: true }) as tf.Tensor;
+      let loss = tf.mean(tfl.metrics.categoricalCrossentropy(ys, out)) as tf.Scalar;
+      for (const r of model.calculateLosses()) loss = tf.add(loss, r);
+      acc = tf.keep(tf.mean(tfl.metrics.categoricalAccuracy(ys, out)) as tf.Scalar);
+      return loss;
+    }, variables);
+    const present: boolean[] = [];
+    let offset = 0;
+    for (const v of variables) {
+      const g = result.grads[v.name];
+      const size = v.size;
+      if (g) into.set(g.dataSync() as Float32Array, offset);
+      else into.fill(0, offset, offset + size);
+      present.push(g !== undefined);
+      offset += size;
+    }
+    return { loss: result.value.dataSync()[0]!, acc: acc!.dataSync()[0]!, gradients: into, present };
+  } finally {
+    for (const d of dropouts) d.setRandomSource(undefined);
+    tf.dispose([xs, ys, ...(acc ? [acc] : [])]);
+    if (result) tf.dispose([result.value, ...Object.values(result.grads)]);
+  }
+}
+
+/** Number of values of each trainable weight, in `model.trainableWeights` order. */
+export function trainableSizes(model: tfl.LayersModel): number[] {
+  return model.trainableWeights.map((v) => v.read().size);
+}
+
+/**
+ * One data-parallel training step of `model` on a batch: shards to the session's replicas (first posted, so
+ * they run while this thread computes shard 0), gradients summed by shard size, one `applyGradients` of the
+ * model's optimizer, the new weights synced to the replicas. Returns `[loss, accuracy]` of the batch (the
+ * means over its images).
+ */
+export async function pooledStep(
+  model: tfl.LayersModel,
+  session: CnnPoolSession,
+  dropouts: readonly SeededDropout[],
+  batch: { pixels: Float32Array; onehot: Float32Array; n: number },
+  keyOf: ((shard: number) => string) | undefined,
+  scratch: Float32Array,
+): Promise<[number, number]> {
+  const { n } = batch;
+  const px = batch.pixels.length / n;
+  const classes = batch.onehot.length / n;
+  const sizes = shardSizes(n, session.replicas + 1);
+  const tasks: CnnShardTask[] = [];
+  let start = sizes[0]!;
+  for (let s = 1; s < sizes.length && sizes[s]! > 0; s++) {
+    const end = start + sizes[s]!;
+    tasks.push({
+      pixels: batch.pixels.slice(start * px, end * px),
+      onehot: batch.onehot.slice(start * classes, end * classes),
+      n: sizes[s]!,
+      dropoutKey: keyOf?.(s),
+    });
+    start = end;
+  }
+  const remote = tasks.length > 0 ? session.compute(tasks) : Promise.resolve([]);
+  remote.catch(() => undefined); // observed below; a failure while this thread computes is not unhandled
+  const own = shardGradients(
+    model,
+    dropouts,
+    {
+      pixels: batch.pixels.subarray(0, sizes[0]! * px),
+      onehot: batch.onehot.subarray(0, sizes[0]! * classes),
+      n: sizes[0]!,
+      dropoutKey: keyOf?.(0),
+    },
+    scratch,
+  );
+  const others = await remote;
+  // The sum weighted by shard size, in float64, rounded once to float32 (into the scratch buffer, which holds
+  // this thread's gradients).
+  const w0 = sizes[0]! / n;
+  const weights = others.map((_, k) => sizes[k + 1]! / n);
+  const views = others.map((r) => r.gradients);
+  const total = own.gradients;
+  for (let i = 0; i < total.length; i++) {
+    let sum = total[i]! * w0;
+    for (let k = 0; k < views.length; k++) sum += views[k]![i]! * weights[k]!;
+    total[i] = sum;
+  }
+  let loss = own.loss * w0;
+  let acc = own.acc * w0;
+  const present = [...own.present];
+  others.forEach((r, k) => {
+    loss += r.loss * weights[k]!;
+    acc += r.acc * weights[k]!;
+    r.present.forEach((p, i) => {
+      if (p) present[i] = true;
+    });
+  });
+  const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const named: tf.NamedTensorMap = {};
+  let offset = 0;
+  variables.forEach((v, i) => {
+    if (present[i]) named[v.name] = tf.tensor(total.slice(offset, offset + v.size), v.shape, 'float32');
+    offset += v.size;
+  });
+  try {
+    (model.optimizer as tf.Optimizer).applyGradients(named);
+  } finally {
+    tf.dispose(Object.values(named));
+  }
+  session.sync(variables.map((v) => v.dataSync() as Float32Array));
+  return [loss, acc];
+}
