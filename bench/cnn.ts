@@ -5,7 +5,7 @@
 // (cross-origin isolated, so that the threaded build can start). Results are noisy on a shared machine: compare the ratios printed at the end,
 // not the absolute figures.
 //
-//   npm run bench:cnn [-- --train-images 6400 --cpu-images 128 --no-torch --no-threads --browser --json out.json --profile]
+//   npm run bench:cnn [-- --train-images 6400 --cpu-images 128 --rounds 3 --only-rounds --no-torch --no-threads --browser --json out.json --profile]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,8 +19,11 @@ import {
   wasmTrainingKernelsInstalled,
 } from '../src/backend/wasm/install.js';
 import { startWasmWithThreads } from '../src/backend/wasm-threads.js';
-import { buildCnn, trainCnn } from '../src/cnn/index.js';
+import { SeededDropout } from '../src/cnn/dropout.js';
+import { buildCnn, type CnnTrainingPool, trainCnn } from '../src/cnn/index.js';
+import { cnnWorkerPool } from '../src/cnn/worker-pool-node.js';
 import { DEBIAN_DIR } from '../src/data/node.js';
+import { createRandomSource } from '../src/internal/random.js';
 import { loadFashionMnist, type Split, subset, toTensors } from '../src/node.js';
 
 const args = process.argv.slice(2);
@@ -36,6 +39,8 @@ const jsonOut = (() => {
 const TRAIN_IMAGES = option('train-images', 3200); // wasm: 50 batches
 const CHILD_THREADS = option('child-threads', 0); // internal: measure threaded wasm only, print JSON
 const CPU_IMAGES = option('cpu-images', 128); // cpu: 2 batches (about 15 images/s)
+const ROUNDS = option('rounds', 3); // paired rounds: PyTorch (2 and 1 threads) and ours, alternating
+const ONLY_ROUNDS = flag('only-rounds'); // skip the table (cpu, stock wasm, threads, Chromium): the rounds only
 const BATCH = 64;
 const PYTHON = '/usr/bin/python3';
 const ANCHOR = new URL('../../shared/anchors/cnn_torch.py', import.meta.url).pathname;
@@ -62,11 +67,17 @@ console.log(`machine: ${machine}`);
  * Trains `images` images (whole batches of 64) with trainCnn, seeded, after one warm-up batch; returns images/s
  * over the whole call (batch building, shuffling and the loop's bookkeeping included, as a user sees it).
  */
-async function trainThroughput(model: tfl.LayersModel, split: Split, images: number): Promise<number> {
+async function trainThroughput(
+  model: tfl.LayersModel,
+  split: Split,
+  images: number,
+  pool?: CnnTrainingPool,
+): Promise<number> {
   const n = Math.min(split.count - BATCH, Math.max(BATCH, Math.floor(images / BATCH) * BATCH));
-  await trainCnn(model, subset(split, 0, BATCH), { epochs: 1, batchSize: BATCH, seed: 1 });
+  const options = { epochs: 1, batchSize: BATCH, seed: 1, ...(pool ? { pool } : {}) };
+  await trainCnn(model, subset(split, 0, BATCH), options); // also starts the pool's workers
   const t = performance.now();
-  await trainCnn(model, subset(split, BATCH, BATCH + n), { epochs: 1, batchSize: BATCH, seed: 1 });
+  await trainCnn(model, subset(split, BATCH, BATCH + n), options);
   return n / ((performance.now() - t) / 1000);
 }
 
@@ -84,6 +95,8 @@ function inferThroughput(model: tfl.LayersModel, split: Split, count: number): n
 }
 
 async function profileBatch(model: tfl.LayersModel, split: Split): Promise<string[]> {
+  // the dropout masks as trainCnn draws them (seeded: the library's generator, not tf.dropout)
+  for (const l of model.layers) if (l instanceof SeededDropout) l.setRandomSource(createRandomSource(1));
   const { xs, ys } = toTensors(subset(split, 0, BATCH), { oneHot: true });
   const info = await tf.profile(async () => {
     await model.trainOnBatch(xs, ys);
@@ -152,11 +165,11 @@ function torch(threads: number | undefined): Row | null {
   }
 }
 // PyTorch first (and again at the end): the anchor is the mean of the two runs of each setting
-const torchBefore = flag('no-torch') ? [] : [torch(undefined), torch(1)];
+const torchBefore = flag('no-torch') || ONLY_ROUNDS ? [] : [torch(undefined), torch(1)];
 
 // cpu
 await tf.setBackend('cpu');
-{
+if (!ONLY_ROUNDS) {
   const model = buildCnn({ seed: 1 });
   const train = await trainThroughput(model, data.train, CPU_IMAGES);
   const infer = inferThroughput(model, data.test, 1000);
@@ -172,7 +185,7 @@ await tf.setBackend('cpu');
 // stock wasm
 if (wasmTrainingKernelsInstalled()) uninstallWasmTrainingKernels();
 await tf.setBackend('wasm');
-{
+if (!ONLY_ROUNDS) {
   const model = buildCnn({ seed: 1 });
   let trainNote: string | undefined;
   let train: number | null = null;
@@ -194,7 +207,7 @@ await tf.setBackend('wasm');
 // wasm + training kernels
 installWasmTrainingKernels();
 let profile: string[] = [];
-{
+if (!ONLY_ROUNDS) {
   const model = buildCnn({ seed: 1 });
   const train = await trainThroughput(model, data.train, TRAIN_IMAGES);
   const infer = inferThroughput(model, data.test, data.test.count);
@@ -203,9 +216,24 @@ let profile: string[] = [];
   model.dispose();
 }
 
+// wasm + training kernels, data-parallel over this thread and one worker thread (cnnWorkerPool, /node)
+if (!ONLY_ROUNDS) {
+  const pool = cnnWorkerPool({ workers: 1 });
+  const model = buildCnn({ seed: 1 });
+  try {
+    const train = await trainThroughput(model, data.train, TRAIN_IMAGES, pool);
+    rows.push({ name: 'same, cnnWorkerPool (2 threads)', trainImagesPerSec: train, inferImagesPerSec: null });
+  } catch (e) {
+    console.log(`cnnWorkerPool not measured: ${String((e as Error).message).split('\n')[0]}`);
+  } finally {
+    await pool.dispose();
+    model.dispose();
+  }
+}
+
 // wasm + training kernels on the multithreaded build (a fresh process: the build is chosen when
 // the backend starts)
-if (!flag('no-threads')) {
+if (!flag('no-threads') && !ONLY_ROUNDS) {
   try {
     const out = execFileSync(
       process.execPath,
@@ -237,7 +265,7 @@ if (!flag('no-threads')) {
 // Chromium: the same trainCnn on wasm in a browser, where the wasm backend's threaded build starts natively
 // (asked for 2 threads; its pthread pool is sized from navigator.hardwareConcurrency, so the row names the count
 // XNNPACK really got)
-if (flag('browser')) {
+if (flag('browser') && !ONLY_ROUNDS) {
   const { browserTrainThroughput } = await import('./cnn-browser.js');
   const n = Math.min(TRAIN_IMAGES + BATCH, data.train.count);
   try {
@@ -260,7 +288,7 @@ if (flag('browser')) {
   }
 }
 
-const torchAfter = flag('no-torch') ? [] : [torch(undefined), torch(1)];
+const torchAfter = flag('no-torch') || ONLY_ROUNDS ? [] : [torch(undefined), torch(1)];
 const torchRows: Row[] = [];
 for (let i = 0; i < torchBefore.length; i++) {
   const a = torchBefore[i];
@@ -275,6 +303,38 @@ for (let i = 0; i < torchBefore.length; i++) {
   });
 }
 rows.push(...torchRows);
+
+// Paired rounds: on a shared machine the speed drifts by tens of percent within minutes, so each round runs
+// PyTorch (both settings) and our two training setups back to back, and the ratio is taken within the round.
+interface Round {
+  torch2: number | null;
+  torch1: number | null;
+  wasm: number;
+  pool: number;
+}
+const rounds: Round[] = [];
+if (ROUNDS > 0 && !flag('no-torch')) {
+  const single = buildCnn({ seed: 1 });
+  const pooled = buildCnn({ seed: 1 });
+  const pool = cnnWorkerPool({ workers: 1 });
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const torch2 = torch(undefined)?.trainImagesPerSec ?? null;
+      const torch1 = torch(1)?.trainImagesPerSec ?? null;
+      const wasm = await trainThroughput(single, data.train, TRAIN_IMAGES);
+      const par = await trainThroughput(pooled, data.train, TRAIN_IMAGES, pool);
+      rounds.push({ torch2, torch1, wasm, pool: par });
+      console.log(
+        `round ${r + 1}: PyTorch 2 threads ${fmt(torch2)}, 1 thread ${fmt(torch1)}; wasm ${fmt(wasm)}, ` +
+          `cnnWorkerPool ${fmt(par)} img/s`,
+      );
+    }
+  } finally {
+    await pool.dispose();
+    single.dispose();
+    pooled.dispose();
+  }
+}
 
 // report
 // the faster PyTorch configuration is the reference (with 2 threads on a loaded 2-core machine its
@@ -303,10 +363,25 @@ if (wasm?.trainImagesPerSec && cpuRow.trainImagesPerSec) {
     `\nwasm + wasm-training vs tfjs cpu: ${(wasm.trainImagesPerSec / cpuRow.trainImagesPerSec).toFixed(0)}x in training`,
   );
 }
+if (rounds.length) {
+  const median = (v: number[]) => {
+    const sorted = [...v].sort((a, b) => a - b);
+    const m = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+  };
+  const best = (r: Round) => Math.max(r.torch2 ?? 0, r.torch1 ?? 0);
+  const against = (pick: (r: Round) => number) => rounds.map((r) => pick(r) / best(r));
+  const show = (v: number[]) => `${v.map((x) => x.toFixed(2)).join(', ')} (median ${median(v).toFixed(2)})`;
+  console.log(
+    `\npaired rounds (training, ${TRAIN_IMAGES} images): ratio to PyTorch's faster setting in the same round`,
+  );
+  console.log(`  tfjs wasm + wasm-training:          ${show(against((r) => r.wasm))}`);
+  console.log(`  same, cnnWorkerPool (2 threads):    ${show(against((r) => r.pool))}`);
+}
 if (profile.length) console.log(`\nwasm + wasm-training, one batch (tf.profile):\n${profile.join('\n')}`);
 if (jsonOut) {
   writeFileSync(
     jsonOut,
-    `${JSON.stringify({ machine, trainImages: TRAIN_IMAGES, rows, profile }, null, 2)}\n`,
+    `${JSON.stringify({ machine, trainImages: TRAIN_IMAGES, rows, rounds, profile }, null, 2)}\n`,
   );
 }
