@@ -12,6 +12,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { registerRandomErasing } from '../augment/random-erasing-layer.js';
 import { installWasmTrainingKernels } from '../backend/wasm/install.js';
 import { FashionMnistError } from '../errors.js';
+import { describeWorkerError, type WorkerErrorMessage } from '../internal/worker-error.js';
 import { type CnnShardTask, shardGradients, trainableSizes } from './data-parallel.js';
 import { registerSeededDropout, SeededDropout } from './dropout.js';
 
@@ -56,12 +57,7 @@ export type CnnWorkerTask =
  * const e: CnnWorkerError = { name: 'FashionMnistError', message: '…', code: 'BAD_SHAPE' };
  * ```
  */
-export interface CnnWorkerError {
-  name: string;
-  message: string;
-  code?: string;
-  stack?: string;
-}
+export type CnnWorkerError = WorkerErrorMessage;
 
 /**
  * Messages a worker sends back.
@@ -76,19 +72,6 @@ export type CnnWorkerReply =
   | { type: 'done'; id: number }
   | { type: 'result'; id: number; loss: number; acc: number; present: boolean[] }
   | { type: 'error'; id: number | null; error: CnnWorkerError };
-
-function describeError(e: unknown): CnnWorkerError {
-  if (e instanceof Error) {
-    const code = (e as { code?: unknown }).code;
-    return {
-      name: e.name,
-      message: e.message,
-      stack: e.stack,
-      ...(typeof code === 'string' ? { code } : {}),
-    };
-  }
-  return { name: 'Error', message: String(e) };
-}
 
 async function loadBackend(name: 'wasm' | 'cpu'): Promise<void> {
   // Literal specifiers so bundlers and the type checker see them; the packages are optional peers.
@@ -183,7 +166,7 @@ async function main(): Promise<void> {
     registerSeededDropout();
     registerRandomErasing();
   } catch (e) {
-    port.postMessage({ type: 'error', id: null, error: describeError(e) } satisfies CnnWorkerReply);
+    port.postMessage({ type: 'error', id: null, error: describeWorkerError(e) } satisfies CnnWorkerReply);
     return;
   }
   let replica: Replica | undefined;
@@ -213,7 +196,11 @@ async function main(): Promise<void> {
       handle(task).then(
         (reply) => port.postMessage(reply),
         (e: unknown) =>
-          port.postMessage({ type: 'error', id: task.id, error: describeError(e) } satisfies CnnWorkerReply),
+          port.postMessage({
+            type: 'error',
+            id: task.id,
+            error: describeWorkerError(e),
+          } satisfies CnnWorkerReply),
       ),
     );
   });

@@ -10,6 +10,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createRandomSource } from '../internal/random.js';
 import { badOption } from '../internal/validate.js';
 import type { SeededDropout } from './dropout.js';
+import { allLayers } from './layers.js';
 
 /**
  * One shard of a batch for a replica: `n` images (float32, already normalised, `n × height × width × channels`
@@ -90,20 +91,6 @@ export interface CnnTrainingPool {
   open(model: tfl.LayersModel, where: string): Promise<CnnPoolSession>;
 }
 
-/** Every layer of a model, nested models included. */
-function layersOf(model: tfl.LayersModel): tfl.layers.Layer[] {
-  const out: tfl.layers.Layer[] = [];
-  const visit = (layers: tfl.layers.Layer[]) => {
-    for (const layer of layers) {
-      out.push(layer);
-      const inner = (layer as { layers?: unknown }).layers;
-      if (Array.isArray(inner)) visit(inner as tfl.layers.Layer[]);
-    }
-  };
-  visit(model.layers);
-  return out;
-}
-
 /**
  * Refuses, before any work, a model that data-parallel training would change or cannot replicate: batch
  * normalisation (statistics per shard instead of per batch), a loss other than categorical cross-entropy
@@ -111,7 +98,7 @@ function layersOf(model: tfl.LayersModel): tfl.layers.Layer[] {
  * without `applyGradients`.
  */
 export function checkPoolableModel(model: tfl.LayersModel, where: string): void {
-  const bn = layersOf(model).find((l) => l.getClassName() === 'BatchNormalization');
+  const bn = allLayers(model).find((l) => l.getClassName() === 'BatchNormalization');
   if (bn) {
     throw badOption(
       `${where}: option 'pool' cannot train a model with BatchNormalization layers ('${bn.name}'): each replica ` +

@@ -30,6 +30,7 @@ import {
 } from './data-parallel.js';
 import { SeededDropout } from './dropout.js';
 import { evaluateCnn } from './evaluate.js';
+import { allLayers } from './layers.js';
 import { ScheduledAdam } from './optimizer.js';
 
 /**
@@ -381,20 +382,6 @@ class RateControl {
     this.model.optimizer = this.original;
     this.adam.dispose();
   }
-}
-
-/** Every layer of a model, nested models included. */
-function allLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
-  const out: tfl.layers.Layer[] = [];
-  const visit = (layers: tfl.layers.Layer[]) => {
-    for (const layer of layers) {
-      out.push(layer);
-      const inner = (layer as { layers?: unknown }).layers;
-      if (Array.isArray(inner)) visit(inner as tfl.layers.Layer[]);
-    }
-  };
-  visit(model.layers);
-  return out;
 }
 
 /** The erasing of a run: a RandomEraser per epoch (options), or the caller's own RandomEraser. */

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
+import { describeWorkerError, type WorkerErrorMessage } from '../internal/worker-error.js';
 import { NeighbourIndex } from './search.js';
 import type { KnnMetric, KnnRows } from './types.js';
 
@@ -52,12 +53,7 @@ export interface KnnWorkerTask {
  * const e: KnnWorkerError = { name: 'FashionMnistError', message: 'backend …', code: 'NO_BACKEND' };
  * ```
  */
-export interface KnnWorkerError {
-  name: string;
-  message: string;
-  code?: string;
-  stack?: string;
-}
+export type KnnWorkerError = WorkerErrorMessage;
 
 /**
  * Messages a worker sends back.
@@ -78,19 +74,6 @@ export type KnnWorkerReply =
       candidates: number;
     }
   | { type: 'error'; id: number | null; error: KnnWorkerError };
-
-function describeError(e: unknown): KnnWorkerError {
-  if (e instanceof Error) {
-    const code = (e as { code?: unknown }).code;
-    return {
-      name: e.name,
-      message: e.message,
-      stack: e.stack,
-      ...(typeof code === 'string' ? { code } : {}),
-    };
-  }
-  return { name: 'Error', message: String(e) };
-}
 
 async function loadBackend(name: 'wasm' | 'cpu'): Promise<void> {
   // Literal specifiers so bundlers and the type checker see them; the packages are optional peers.
@@ -118,7 +101,7 @@ async function main(): Promise<void> {
     const rows: KnnRows = { values, rows: init.rows, dims: init.dims };
     index = new NeighbourIndex(rows, init.metric);
   } catch (e) {
-    port.postMessage({ type: 'error', id: null, error: describeError(e) } satisfies KnnWorkerReply);
+    port.postMessage({ type: 'error', id: null, error: describeWorkerError(e) } satisfies KnnWorkerReply);
     return;
   }
   // The pool stops a worker with terminate(), which frees its engine with the thread.
@@ -142,7 +125,11 @@ async function main(): Promise<void> {
         port.postMessage(reply, [lists.indices.buffer as ArrayBuffer, lists.distances.buffer as ArrayBuffer]);
       })
       .catch((e: unknown) => {
-        port.postMessage({ type: 'error', id: task.id, error: describeError(e) } satisfies KnnWorkerReply);
+        port.postMessage({
+          type: 'error',
+          id: task.id,
+          error: describeWorkerError(e),
+        } satisfies KnnWorkerReply);
       });
   });
   port.postMessage({ type: 'ready' } satisfies KnnWorkerReply);
