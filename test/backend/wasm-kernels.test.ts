@@ -131,6 +131,10 @@ describe('Conv2DBackpropFilter (wasm) vs cpu', () => {
       { x: [2, 8, 8, 3], f: [3, 3, 3, 6], s: 1, pad: 'valid' },
       { x: [1, 10, 6, 2], f: [2, 3, 2, 3], s: [3, 2], pad: 'valid' },
       { x: [2, 7, 7, 4], f: [3, 3, 4, 4], s: 1, pad: 1 },
+      // the 'direct' SIMD layout: vgg-bn's first layer (9 taps, padded to 12), T = 8 with stride 2, T = 16
+      { x: [5, 28, 28, 1], f: [3, 3, 1, 32], s: 1, pad: 'same' },
+      { x: [3, 9, 9, 2], f: [2, 2, 2, 16], s: 2, pad: 'valid' },
+      { x: [2, 6, 5, 4], f: [2, 2, 4, 48], s: 1, pad: 'same' },
     ];
   for (let i = 0; i < 6; i++) {
     const s = randInt(r, 1, 3);
@@ -176,7 +180,9 @@ describe('Conv2DBackpropFilter (wasm) vs cpu', () => {
         transpose: tf.getKernel('Transpose', 'wasm')!,
       };
       const backend = tf.backend() as unknown as WasmBackendLike;
-      const layouts: FilterGradLayout[] = ['x-major', 'dy-rows'];
+      // 'direct' where it does not apply (T > 16 or Co not in 16s) falls back to 'dy-rows': forced everywhere
+      const layouts: FilterGradLayout[] = ['x-major', 'dy-rows', 'direct'];
+      expect(simdKernels(backend.wasm), 'the SIMD kernels (so that direct runs its own path)').not.toBeNull();
       if (info.strideHeight === 1 && info.strideWidth === 1) layouts.push('dy-major');
       for (const layout of layouts) {
         // whole batch, and one product per image (the chunked path with its accumulation)
@@ -680,6 +686,15 @@ describe('no leaks: engine tensors and wasm storage', () => {
       ['matMul transposeB', () => tf.matMul(a, b, false, true)],
       ['matMul transposeA', () => tf.matMul(a, a, true, false)],
       ['fused matMul', () => tf.fused.matMul({ a, b, transposeB: true, bias, activation: 'relu' })],
+      [
+        'filter grad, direct (1 channel, 16 filters)',
+        () =>
+          tf.tidy(() => {
+            const one = tf.slice(x, [0, 0, 0, 0], [4, 10, 10, 1]) as tf.Tensor4D;
+            const k = tf.zeros([2, 2, 1, 16]) as tf.Tensor4D;
+            return tf.grad((q: tf.Tensor) => tf.sum(tf.conv2d(one, q as tf.Tensor4D, 1, 'same')))(k);
+          }),
+      ],
       ['sum leading', () => tf.sum(x, [0, 1, 2])],
       ['sum leading rank 2', () => tf.sum(a, 0)],
       ['sum stock', () => tf.sum(x, [3])],

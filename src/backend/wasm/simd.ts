@@ -3,7 +3,14 @@
 // place. When SIMD is unavailable (feature detection: `WebAssembly.validate` on the kernel) or the
 // backend's memory cannot be found, `simdKernels` returns null and the callers keep their JS path.
 import { kernelModule } from '../../kernels/load.js';
-import { adam, adamShared, maxPoolGrad, maxPoolGradShared } from '../../kernels/wasm.generated.js';
+import {
+  adam,
+  adamShared,
+  filterGradT4,
+  filterGradT4Shared,
+  maxPoolGrad,
+  maxPoolGradShared,
+} from '../../kernels/wasm.generated.js';
 
 /**
  * The SIMD helpers bound to one backend's memory.
@@ -22,6 +29,8 @@ export interface SimdKernels {
     inW: number,
     cb: number,
   ): void;
+  /** out[t][co] += Σ_p xcol[p][t]·dy[p][co] for T % 4 = 0, Co % 16 = 0 (src/kernels/filter_grad_t4.wat). */
+  filterGradT4(xcol: number, dy: number, out: number, P: number, T: number, Co: number): void;
   /** One Adam update of `n` floats (src/kernels/adam.wat): reads w, g, m, v and writes wOut, mOut, vOut. */
   adamStep(
     w: number,
@@ -81,14 +90,14 @@ export function simdKernels(wasmModule: unknown): SimdKernels | null {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     const pool = kernelModule(shared ? maxPoolGradShared : maxPoolGrad);
     const step = kernelModule(shared ? adamShared : adam);
-    if (pool != null && step != null) {
+    const grad = kernelModule(shared ? filterGradT4Shared : filterGradT4);
+    if (pool != null && step != null && grad != null) {
       const imports = { env: { memory } };
+      const exportsOf = (mod: WebAssembly.Module) => new WebAssembly.Instance(mod, imports).exports;
       kernels = {
-        ...(new WebAssembly.Instance(pool, imports).exports as unknown as Pick<
-          SimdKernels,
-          'maxPoolGrad2x2'
-        >),
-        ...(new WebAssembly.Instance(step, imports).exports as unknown as Pick<SimdKernels, 'adamStep'>),
+        ...(exportsOf(pool) as unknown as Pick<SimdKernels, 'maxPoolGrad2x2'>),
+        ...(exportsOf(step) as unknown as Pick<SimdKernels, 'adamStep'>),
+        ...(exportsOf(grad) as unknown as Pick<SimdKernels, 'filterGradT4'>),
       };
     }
   } catch {
