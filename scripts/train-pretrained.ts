@@ -49,7 +49,7 @@ const PRESETS = {
     epochs: 30,
     batchSize: 128,
     lr: 0.002,
-    eraseP: 0.3,
+    eraseP: 0.1,
     cropPadding: 2,
     flip: 0.5,
     out: 'models/fashion-vgg-bn',
