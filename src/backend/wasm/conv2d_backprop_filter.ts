@@ -190,11 +190,8 @@ export function conv2dBackpropFilterImpl(
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
   const sh = info.strideHeight;
   const sw = info.strideWidth;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
   const KK = KH * KW;
-  const tapOffsets: [number, number][] = [];
-  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) tapOffsets.push([kh - pt, kw - pl]);
+  const tapOffsets = filterTaps(info);
 
   // Per layout: rows of A, columns (pixels) per image, columns of B.
   const pixels = layout === 'dy-major' ? H * W : OH * OW;
@@ -230,8 +227,7 @@ export function conv2dBackpropFilterImpl(
       f32(backend, chunk).set(f32(backend, dy).subarray(n0 * pixels * Co, n1 * pixels * Co));
       a = call(deps.transpose, backend, { x: chunk }, { perm: [1, 0] });
       release(backend, chunk);
-      const g = { srcH: H, srcW: W, channels: Ci, dstH: OH, dstW: OW, strideH: sh, strideW: sw };
-      im2col(f32(backend, x), g, tapOffsets, n0, n1, f32(backend, b));
+      im2col(f32(backend, x), im2colGeometry(info), tapOffsets, n0, n1, f32(backend, b));
     } else {
       a = backend.makeOutput([rowsA, P], 'float32');
       // Views only after the allocations above: any allocation may grow (and detach) the heap.
@@ -345,6 +341,28 @@ export function conv2dBackpropFilterImpl(
   return out;
 }
 
+/** The (offH, offW) that each filter tap adds to an output pixel's position, in HWIO tap order. */
+function filterTaps(info: backend_util.Conv2DInfo): [number, number][] {
+  const taps: [number, number][] = [];
+  for (let kh = 0; kh < info.filterHeight; kh++) {
+    for (let kw = 0; kw < info.filterWidth; kw++) taps.push([kh - info.padInfo.top, kw - info.padInfo.left]);
+  }
+  return taps;
+}
+
+/** The geometry of `im2col(x)` for the filter gradient: one row per output pixel. */
+function im2colGeometry(info: backend_util.Conv2DInfo) {
+  return {
+    srcH: info.inHeight,
+    srcW: info.inWidth,
+    channels: info.inChannels,
+    dstH: info.outHeight,
+    dstW: info.outWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+  };
+}
+
 /** The 'direct' layout: im2col chunks and the SIMD accumulation into dW (see the file comment). */
 function directFilterGrad(
   backend: WasmBackendLike,
@@ -356,10 +374,7 @@ function directFilterGrad(
 ): TensorInfo {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const taps: [number, number][] = [];
-  for (let kh = 0; kh < KH; kh++) {
-    for (let kw = 0; kw < KW; kw++) taps.push([kh - info.padInfo.top, kw - info.padInfo.left]);
-  }
+  const taps = filterTaps(info);
   const T = taps.length * Ci;
   // zero taps (they read only padding) until the row width is a multiple of 4
   while ((taps.length * Ci) % 4 !== 0) taps.push([(H + W + 1) << 10, (H + W + 1) << 10]);
@@ -371,15 +386,7 @@ function directFilterGrad(
   );
   const acc = backend.makeOutput([T4, Co], 'float32');
   f32(backend, acc).fill(0);
-  const g = {
-    srcH: H,
-    srcW: W,
-    channels: Ci,
-    dstH: OH,
-    dstW: OW,
-    strideH: info.strideHeight,
-    strideW: info.strideWidth,
-  };
+  const g = im2colGeometry(info);
   for (let n0 = 0; n0 < N; n0 += perChunk) {
     const n1 = Math.min(N, n0 + perChunk);
     const P = (n1 - n0) * pixels;
