@@ -15,6 +15,7 @@ import { FashionMnistError } from '../errors.js';
 import { describeWorkerError, type WorkerErrorMessage } from '../internal/worker-error.js';
 import { type CnnShardTask, shardGradients, trainableSizes } from './data-parallel.js';
 import { registerSeededDropout, SeededDropout } from './dropout.js';
+import { type FusedStepPlan, fusedStepPlan } from './fused-step.js';
 
 /**
  * What the pool passes to each worker at start.
@@ -91,6 +92,8 @@ interface Replica {
   sizes: number[];
   weights: Float32Array;
   gradients: Float32Array;
+  /** The tape-free step for this replica (null: the model or backend is outside it), made on first use. */
+  plan?: FusedStepPlan | null;
 }
 
 function dropoutsOf(model: tfl.LayersModel): SeededDropout[] {
@@ -186,7 +189,9 @@ async function main(): Promise<void> {
     }
     if (!replica) throw new FashionMnistError('BAD_INPUT', 'cnn worker: a step before any model was loaded');
     readWeights(replica);
-    const r = shardGradients(replica.model, replica.dropouts, task, replica.gradients);
+    if (task.fused && replica.plan === undefined)
+      replica.plan = fusedStepPlan(replica.model, { compiled: false });
+    const r = shardGradients(replica.model, replica.dropouts, task, replica.gradients, replica.plan);
     return { type: 'result', id: task.id, loss: r.loss, acc: r.acc, present: r.present };
   };
   // Handled one at a time, in order (a load is asynchronous); the pool stops a worker with terminate().

@@ -10,6 +10,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createRandomSource } from '../internal/random.js';
 import { badOption } from '../internal/validate.js';
 import type { SeededDropout } from './dropout.js';
+import type { FusedStepPlan } from './fused-step.js';
 import { allLayers } from './layers.js';
 
 /**
@@ -26,6 +27,8 @@ export interface CnnShardTask {
   onehot: Float32Array;
   n: number;
   dropoutKey: string | undefined;
+  /** Compute the gradients with the tape-free step where it applies (trainCnn's `fusedStep`). */
+  fused?: boolean;
 }
 
 /**
@@ -149,39 +152,57 @@ export function shardGradients(
   dropouts: readonly SeededDropout[],
   task: CnnShardTask,
   into: Float32Array,
+  plan?: FusedStepPlan | null,
 ): CnnShardResult {
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
   const classes = model.outputs[0]!.shape[1] as number;
   const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
   const random = task.dropoutKey === undefined ? undefined : createRandomSource(task.dropoutKey);
-  for (const d of dropouts) d.setRandomSource(random);
-  let acc: tf.Scalar | undefined;
   const xs = tf.tensor4d(task.pixels, [task.n, h, w, c]);
   const ys = tf.tensor2d(task.onehot, [task.n, classes]);
-  let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+  let grads: (tf.Tensor | undefined)[] = [];
+  let loss: number;
+  let acc: number;
   try {
-    result = tf.variableGrads(() => {
-      const out = model.apply(xs, { training: true }) as tf.Tensor;
-      let loss = tf.mean(tfl.metrics.categoricalCrossentropy(ys, out)) as tf.Scalar;
-      for (const r of model.calculateLosses()) loss = tf.add(loss, r);
-      acc = tf.keep(tf.mean(tfl.metrics.categoricalAccuracy(ys, out)) as tf.Scalar);
-      return loss;
-    }, variables);
+    if (task.fused && plan) {
+      const r = plan.gradients(xs, ys, random);
+      grads = r.grads;
+      loss = r.loss;
+      acc = r.acc;
+    } else {
+      for (const d of dropouts) d.setRandomSource(random);
+      let accuracy: tf.Scalar | undefined;
+      let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+      try {
+        result = tf.variableGrads(() => {
+          const out = model.apply(xs, { training: true }) as tf.Tensor;
+          let value = tf.mean(tfl.metrics.categoricalCrossentropy(ys, out)) as tf.Scalar;
+          for (const r of model.calculateLosses()) value = tf.add(value, r);
+          accuracy = tf.keep(tf.mean(tfl.metrics.categoricalAccuracy(ys, out)) as tf.Scalar);
+          return value;
+        }, variables);
+        grads = variables.map((v) => result!.grads[v.name]);
+        loss = result.value.dataSync()[0]!;
+        acc = accuracy!.dataSync()[0]!;
+      } finally {
+        for (const d of dropouts) d.setRandomSource(undefined);
+        if (accuracy) accuracy.dispose();
+        if (result) result.value.dispose();
+      }
+    }
     const present: boolean[] = [];
     let offset = 0;
-    for (const v of variables) {
-      const g = result.grads[v.name];
+    variables.forEach((v, i) => {
+      const g = grads[i];
       const size = v.size;
       if (g) into.set(g.dataSync() as Float32Array, offset);
       else into.fill(0, offset, offset + size);
       present.push(g !== undefined);
       offset += size;
-    }
-    return { loss: result.value.dataSync()[0]!, acc: acc!.dataSync()[0]!, gradients: into, present };
+    });
+    return { loss, acc, gradients: into, present };
   } finally {
-    for (const d of dropouts) d.setRandomSource(undefined);
-    tf.dispose([xs, ys, ...(acc ? [acc] : [])]);
-    if (result) tf.dispose([result.value, ...Object.values(result.grads)]);
+    tf.dispose([xs, ys, ...grads.filter((g): g is tf.Tensor => g !== undefined)]);
   }
 }
 
@@ -203,6 +224,7 @@ export async function pooledStep(
   batch: { pixels: Float32Array; onehot: Float32Array; n: number },
   keyOf: ((shard: number) => string) | undefined,
   scratch: Float32Array,
+  plan?: FusedStepPlan | null,
 ): Promise<[number, number]> {
   const { n } = batch;
   const px = batch.pixels.length / n;
@@ -217,6 +239,7 @@ export async function pooledStep(
       onehot: batch.onehot.slice(start * classes, end * classes),
       n: sizes[s]!,
       dropoutKey: keyOf?.(s),
+      fused: plan != null,
     });
     start = end;
   }
@@ -230,8 +253,10 @@ export async function pooledStep(
       onehot: batch.onehot.subarray(0, sizes[0]! * classes),
       n: sizes[0]!,
       dropoutKey: keyOf?.(0),
+      fused: plan != null,
     },
     scratch,
+    plan,
   );
   const others = await remote;
   // The sum weighted by shard size, in float64, rounded once to float32 (into the scratch buffer, which holds

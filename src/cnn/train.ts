@@ -30,6 +30,7 @@ import {
 } from './data-parallel.js';
 import { SeededDropout } from './dropout.js';
 import { evaluateCnn } from './evaluate.js';
+import { fusedStepPlan } from './fused-step.js';
 import { allLayers } from './layers.js';
 import { ScheduledAdam } from './optimizer.js';
 
@@ -226,6 +227,16 @@ export interface TrainCnnOptions {
    * serves one run at a time and stays open afterwards (dispose it yourself).
    */
   pool?: CnnTrainingPool;
+  /**
+   * Train with the library's tape-free step where it applies (default `true`): for the sequential networks
+   * `buildCnn` makes (not `'vgg-bn'`, whose batch normalisation it does not compute) on the `cpu` and `wasm`
+   * backends, each batch's gradients are computed by fused ops and hand-written backward formulas instead of
+   * tfjs-layers' gradient tape, and on `wasm` with `installWasmTrainingKernels()` the first convolution block
+   * runs as one kernel each way. The results are tfjs-layers' `trainOnBatch`'s up to float32 rounding (same
+   * loss, gradients and dropout masks); the reference CNN trains about 1.5× faster on wasm. `false` always
+   * uses `model.trainOnBatch`.
+   */
+  fusedStep?: boolean;
 }
 
 /**
@@ -258,6 +269,7 @@ export const TRAIN_CNN_DEFAULTS: Readonly<TrainCnnOptions> = Object.freeze({
   onEpochEnd: undefined,
   signal: undefined,
   pool: undefined,
+  fusedStep: true,
 });
 
 const WHERE = 'trainCnn';
@@ -515,6 +527,7 @@ export async function trainCnn(
       : checkNumber(WHERE, 'patience', o.patience, { integer: true, min: 0 });
   const monitor = checkOneOf(WHERE, 'monitor', o.monitor, ['valLoss', 'valAcc'] as const);
   const restoreBest = checkBoolean(WHERE, 'restoreBestWeights', o.restoreBestWeights);
+  const fusedStep = checkBoolean(WHERE, 'fusedStep', o.fusedStep);
   const initialEpoch = checkNumber(WHERE, 'initialEpoch', o.initialEpoch, {
     integer: true,
     min: 0,
@@ -637,6 +650,8 @@ export async function trainCnn(
     const scratch = session
       ? new Float32Array(trainableSizes(model).reduce((a, b) => a + b, 0))
       : new Float32Array(0);
+    // The tape-free step, where it applies to this model on this backend (else model.trainOnBatch).
+    const plan = fusedStep ? fusedStepPlan(model) : null;
     for (let epoch = initialEpoch; epoch < epochs; epoch++) {
       const epochStart = performance.now();
       const lr = rates[epoch - initialEpoch]!;
@@ -687,12 +702,12 @@ export async function trainCnn(
         let result: number | number[];
         if (session) {
           const keyOf = seed === undefined ? undefined : (s: number) => dropoutKey(seed, epoch, b, s);
-          result = await pooledStep(model, session, dropouts, { pixels, onehot, n }, keyOf, scratch);
+          result = await pooledStep(model, session, dropouts, { pixels, onehot, n }, keyOf, scratch, plan);
         } else {
           const xs = tf.tensor4d(pixels, [n, inputShape[0], inputShape[1], inputShape[2]]);
           const ys = tf.tensor2d(onehot, [n, classes]);
           try {
-            result = await model.trainOnBatch(xs, ys);
+            result = plan ? plan.trainOnBatch(xs, ys, dropoutRandom) : await model.trainOnBatch(xs, ys);
           } finally {
             xs.dispose();
             ys.dispose();
