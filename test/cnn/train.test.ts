@@ -164,7 +164,8 @@ for (const backend of BACKENDS) {
         seen.push((x as tf.Tensor).dataSync() as Float32Array);
         return original(x, y);
       };
-      await trainCnn(model, data, { epochs: 1, batchSize: 16, seed: 4, ...options });
+      // fusedStep: false, so that every batch goes through the spied trainOnBatch
+      await trainCnn(model, data, { epochs: 1, batchSize: 16, seed: 4, fusedStep: false, ...options });
       model.dispose();
       const all = new Float32Array(seen.reduce((a, b) => a + b.length, 0));
       let at = 0;
@@ -421,7 +422,7 @@ describe('trainCnn cropFlip (cpu)', () => {
       return [1, 0];
     };
     try {
-      await trainCnn(model, data, { epochs: 1, batchSize: 16, seed: 4, ...options });
+      await trainCnn(model, data, { epochs: 1, batchSize: 16, seed: 4, fusedStep: false, ...options });
     } finally {
       model.dispose();
     }
