@@ -6,5 +6,5 @@ declare module 'virtual:optional-webgl' {
   export default loadWebgl;
 }
 
-/** Set by vite.config.ts: whether the build includes models/fashion-cnn. */
-declare const __HAS_PRETRAINED__: boolean;
+/** Set by vite.config.ts: the pretrained models this build includes (those of models/ with a model.json). */
+declare const __PRETRAINED_MODELS__: readonly string[];

@@ -1,5 +1,6 @@
-// The browser demo: load the embedded sample by URL, classify test images with k-NN and the pretrained CNN on
-// the best backend this browser offers, and classify what the user draws or drops.
+// The browser demo: load the embedded sample by URL, classify test images with k-NN and a pretrained CNN (the
+// user picks fashion-cnn or fashion-vgg-bn) on the best backend this browser offers, and classify what the user
+// draws or drops.
 import '@tensorflow/tfjs-backend-cpu';
 import loadWebgl from 'virtual:optional-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -21,6 +22,13 @@ import { SAMPLE, toFashionMnistImage } from 'fashion-mnist-tfjs/data';
 
 /** Test images shown in the grid. */
 const SHOWN = 24;
+
+/** The pretrained models the page offers, in the picker's order; the first is the default. */
+const MODELS = [
+  { name: 'fashion-cnn', label: 'fashion-cnn (reference CNN)' },
+  { name: 'fashion-vgg-bn', label: 'fashion-vgg-bn (VGG-style, batch-normalised)' },
+] as const;
+type ModelName = (typeof MODELS)[number]['name'];
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
@@ -189,29 +197,59 @@ async function main() {
   for (let i = 0; i < test.count; i++) if (knnPred[i] === test.labels[i]) knnCorrect++;
 
   let model: tfl.LayersModel | null = null;
-  let cnnProbaAll: Float32Array | null = null;
-  let cnnNote = '';
-  try {
-    if (!__HAS_PRETRAINED__) throw new Error('this build was made without models/fashion-cnn');
-    setStatus(`backend: ${backend}; loading the pretrained CNN…`);
-    model = await loadPretrained({ url: new URL('models/fashion-cnn/model.json', location.href).href });
-    cnnProbaAll = (await predictCnnProba(model, test)).probabilities;
-  } catch (e) {
-    cnnNote = `CNN: the pretrained model is not available here (${(e as Error).message.split('\n')[0]}).`;
-  }
-  let cnnCorrect = 0;
-  if (cnnProbaAll) {
-    for (let i = 0; i < test.count; i++) {
-      if (topK(cnnProbaAll.subarray(i * 10, (i + 1) * 10), 1)[0].index === test.labels[i]) cnnCorrect++;
+  let loading = 0; // which call of useModel is the latest
+  /** Loads `name` (replacing the model in use), classifies the test images with it and shows the results. */
+  const useModel = async (name: ModelName) => {
+    const mine = ++loading;
+    document.body.dataset.model = name;
+    document.body.dataset.cnn = 'loading';
+    model?.dispose();
+    model = null;
+    let next: tfl.LayersModel | null = null;
+    let cnnProbaAll: Float32Array | null = null;
+    let cnnNote = '';
+    try {
+      if (!__PRETRAINED_MODELS__.includes(name))
+        throw new Error(`this build was made without models/${name}`);
+      setStatus(`backend: ${backend}; loading the pretrained CNN ${name}…`);
+      next = await loadPretrained({ url: new URL(`models/${name}/model.json`, location.href).href });
+      cnnProbaAll = (await predictCnnProba(next, test)).probabilities;
+    } catch (e) {
+      next?.dispose();
+      next = null;
+      cnnNote = `CNN: the pretrained model ${name} is not available here (${(e as Error).message.split('\n')[0]}).`;
     }
+    if (mine !== loading) {
+      next?.dispose(); // the user picked another model meanwhile
+      return;
+    }
+    model = next;
+    let cnnCorrect = 0;
+    if (cnnProbaAll) {
+      for (let i = 0; i < test.count; i++) {
+        if (topK(cnnProbaAll.subarray(i * 10, (i + 1) * 10), 1)[0].index === test.labels[i]) cnnCorrect++;
+      }
+    }
+    renderGrid(test, knnPred, knnProba, cnnProbaAll);
+    $('summary').innerHTML =
+      `SAMPLE k-NN (k = 5): <b data-testid="knn-accuracy">${pct(knnCorrect / test.count)}</b> on ${test.count} test images` +
+      (cnnProbaAll
+        ? ` · CNN <code>${name}</code>: <b data-testid="cnn-accuracy">${pct(cnnCorrect / test.count)}</b>`
+        : ` · <span class="muted" data-testid="cnn-missing">${cnnNote}</span>`);
+    document.body.dataset.cnn = model ? 'ready' : 'missing';
+  };
+
+  // The model picker: fashion-cnn by default, `?model=` picks another.
+  const picker = $<HTMLSelectElement>('model');
+  for (const { name, label } of MODELS) {
+    const option = document.createElement('option');
+    option.value = name;
+    option.textContent = __PRETRAINED_MODELS__.includes(name) ? label : `${label}: not in this build`;
+    picker.append(option);
   }
-  renderGrid(test, knnPred, knnProba, cnnProbaAll);
-  const summary = $('summary');
-  summary.innerHTML =
-    `SAMPLE k-NN (k = 5): <b data-testid="knn-accuracy">${pct(knnCorrect / test.count)}</b> on ${test.count} test images` +
-    (cnnProbaAll
-      ? ` · CNN: <b data-testid="cnn-accuracy">${pct(cnnCorrect / test.count)}</b>`
-      : ` · <span class="muted" data-testid="cnn-missing">${cnnNote}</span>`);
+  const asked = new URLSearchParams(location.search).get('model');
+  picker.value = MODELS.find((m) => m.name === asked)?.name ?? MODELS[0].name;
+  await useModel(picker.value as ModelName);
 
   const preview = $<HTMLCanvasElement>('preview');
   const readPad = setUpPad(async () => {
@@ -222,6 +260,7 @@ async function main() {
       const knnRow = await knn.predictProba(pixels);
       const lists: [string, { index: number; p: number }[]][] = [['k-NN', topK(knnRow, 3)]];
       if (model) lists.push(['CNN', topK((await predictCnnProba(model, pixels)).probabilities, 3)]);
+      result.dataset.cnn = model ? picker.value : '';
       result.innerHTML = lists
         .map(
           ([name, top]) =>
@@ -236,7 +275,15 @@ async function main() {
       result.textContent = (e as Error).message;
     }
   });
-  setStatus(`Ready. Backend: ${backend}. Draw or drop a picture below.`, 'ready');
+  const ready = () => setStatus(`Ready. Backend: ${backend}. Draw or drop a picture below.`, 'ready');
+  picker.addEventListener('change', () => {
+    picker.disabled = true;
+    void useModel(picker.value as ModelName).finally(() => {
+      picker.disabled = false;
+      ready();
+    });
+  });
+  ready();
   document.body.dataset.backend = backend;
   document.body.dataset.ready = 'true';
 }

@@ -10,10 +10,14 @@ import { defineConfig, type Plugin } from 'vite';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 
-/** Files the page fetches at run time, by URL path: the embedded sample and, when present, the pretrained model. */
+/** The pretrained models the page offers (src/cnn/pretrained.ts's PRETRAINED_MODELS); each is copied when present. */
+const MODELS = ['fashion-cnn', 'fashion-vgg-bn'];
+const present = () => MODELS.filter((name) => existsSync(join(repo, 'models', name, 'model.json')));
+
+/** Files the page fetches at run time, by URL path: the embedded sample and the pretrained models present. */
 function runtimeFiles(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const dir of ['data/sample', 'models/fashion-cnn']) {
+  for (const dir of ['data/sample', ...present().map((name) => `models/${name}`)]) {
     const abs = join(repo, dir);
     if (!existsSync(abs)) continue;
     for (const name of readdirSync(abs)) files.set(`${dir}/${name}`, join(abs, name));
@@ -69,9 +73,9 @@ function optionalWebgl(): Plugin {
 
 export default defineConfig({
   root: here,
-  // Whether this build carries the pretrained model; without it the page skips the CNN instead of fetching a 404.
+  // The pretrained models this build carries; for one that is missing the page says so instead of fetching a 404.
   define: {
-    __HAS_PRETRAINED__: JSON.stringify(existsSync(join(repo, 'models', 'fashion-cnn', 'model.json'))),
+    __PRETRAINED_MODELS__: JSON.stringify(present()),
   },
   base: './',
   publicDir: false,

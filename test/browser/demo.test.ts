@@ -9,6 +9,8 @@ import type { Browser, Page } from 'playwright-core';
 import pngjs from 'pngjs';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateCnn } from '../../src/cnn/evaluate.js';
+import { loadPretrained } from '../../src/cnn/pretrained-node.js';
 import { CLASS_NAMES } from '../../src/data/catalog.js';
 import { toFashionMnistImage } from '../../src/data/image.js';
 import { loadSample } from '../../src/data/node.js';
@@ -20,6 +22,7 @@ import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
 const SHOWN = 24;
 const SCREENSHOT = resolve('docs/images/browser-demo.png');
 const HAS_MODEL = existsSync(resolve('models/fashion-cnn/model.json'));
+const HAS_VGG = existsSync(resolve('models/fashion-vgg-bn/model.json'));
 const MIME: Record<string, string> = {
   '.html': 'text/html',
   '.js': 'text/javascript',
@@ -126,6 +129,14 @@ describe.skipIf(!HAS_CHROMIUM)('browser demo (examples/browser) in headless Chro
   });
 
   it('runs the pretrained CNN when the package has it, and says so when not', async () => {
+    // The picker offers both shipped models and starts on fashion-cnn.
+    expect(
+      await page.$$eval('[data-testid="model"] option', (os) =>
+        os.map((o) => (o as HTMLOptionElement).value),
+      ),
+    ).toEqual(['fashion-cnn', 'fashion-vgg-bn']);
+    expect(await page.inputValue('[data-testid="model"]')).toBe('fashion-cnn');
+    expect(await page.getAttribute('body', 'data-model')).toBe('fashion-cnn');
     if (HAS_MODEL) {
       const acc = await page.textContent('[data-testid="cnn-accuracy"]');
       expect(Number.parseFloat(acc ?? '0')).toBeGreaterThan(85);
@@ -189,4 +200,43 @@ describe.skipIf(!HAS_CHROMIUM)('browser demo (examples/browser) in headless Chro
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
   });
+
+  it('switches to the second pretrained model, fashion-vgg-bn, and classifies with it (or says it is missing)', async () => {
+    await page.selectOption('[data-testid="model"]', 'fashion-vgg-bn');
+    await page.waitForSelector(
+      'body[data-model="fashion-vgg-bn"]:is([data-cnn="ready"], [data-cnn="missing"])',
+      {
+        timeout: 60_000,
+      },
+    );
+    if (!HAS_VGG) {
+      expect(await page.textContent('[data-testid="cnn-missing"]')).toContain(
+        'fashion-vgg-bn is not available',
+      );
+      return;
+    }
+    expect(await page.getAttribute('body', 'data-cnn')).toBe('ready');
+    // The page's accuracy on the sample's test images matches the library's in Node, to a near-tie or two.
+    const model = await loadPretrained('fashion-vgg-bn');
+    const inNode = (await evaluateCnn(model, test)).accuracy;
+    model.dispose();
+    const shown = Number.parseFloat((await page.textContent('[data-testid="cnn-accuracy"]')) ?? '0');
+    expect(shown).toBeGreaterThan(85);
+    expect(Math.abs(shown - inNode * 100)).toBeLessThanOrEqual(0.3);
+    expect(await page.locator('[data-testid="grid"] [data-model="CNN"]').count()).toBe(SHOWN);
+    // A dropped picture is classified with the model now picked.
+    const count = Number((await page.getAttribute('[data-testid="result"]', 'data-count')) ?? 0);
+    const dir = mkdtempSync(join(tmpdir(), 'fmnist-vgg-'));
+    try {
+      const file = join(dir, 'garment.png');
+      writeFileSync(file, photoOf(test, 0).png);
+      await page.setInputFiles('[data-testid="file"]', file);
+      await page.waitForSelector(`[data-testid="result"][data-count="${count + 1}"]`, { timeout: 20_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await page.getAttribute('[data-testid="result"]', 'data-cnn')).toBe('fashion-vgg-bn');
+    expect(await page.locator('[data-testid="result"] [data-model="CNN"] li').count()).toBe(3);
+    expect(errors, errors.join('\n')).toEqual([]);
+  }, 90_000);
 });

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PretrainedModelName } from '../../src/cnn/pretrained.js';
 import { pretrainedModelDir } from '../../src/cnn/pretrained-node.js';
 import { CLASS_NAMES } from '../../src/data/catalog.js';
 import { loadSample } from '../../src/data/node.js';
@@ -188,28 +189,49 @@ describe('the pretrained model', () => {
     }
   }, 300_000);
 
-  it('--model takes a shipped model by name (a directory of that name would win), and names them when missing', async () => {
-    const r = await cli([
-      'evaluate',
-      '--sample',
-      '--model',
-      'fashion-cnn',
-      '--test-size',
-      '100',
-      '--json',
-      '--quiet',
-    ]);
-    if (existsSync(join(pretrainedModelDir('fashion-cnn'), 'model.json'))) {
-      expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout).model).toBe('fashion-cnn');
-    } else {
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain("The pretrained model 'fashion-cnn' is not in this installation");
-    }
+  it.each(['fashion-cnn', 'fashion-vgg-bn'])(
+    '--model %s takes a shipped model by name (a directory of that name would win)',
+    async (name) => {
+      const r = await cli([
+        'evaluate',
+        '--sample',
+        '--model',
+        name,
+        '--test-size',
+        '100',
+        '--json',
+        '--quiet',
+      ]);
+      if (existsSync(join(pretrainedModelDir(name as PretrainedModelName), 'model.json'))) {
+        expect(r.code, r.stderr).toBe(0);
+        const out = JSON.parse(r.stdout);
+        expect(out.model).toBe(name);
+        expect(out.accuracy).toBeGreaterThan(0.8);
+        // predict by name too: the first sample test image (a pair of trousers) as a 28×28 PNG.
+        const { test } = await loadSample();
+        const png = new pngjs.PNG({ width: 28, height: 28 });
+        for (let p = 0; p < 784; p++) {
+          const v = test.images[p];
+          png.data.set([v, v, v, 255], p * 4);
+        }
+        const file = join(dir, `by-name-${name}.png`);
+        writeFileSync(file, pngjs.PNG.sync.write(png));
+        const p = await cli(['predict', '--model', name, '--json', '--quiet', file]);
+        expect(p.code, p.stderr).toBe(0);
+        expect(JSON.parse(p.stdout).images[0].top[0].index).toBe(test.labels[0]);
+      } else {
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`The pretrained model '${name}' is not in this installation`);
+      }
+    },
+    300_000,
+  );
+
+  it('--model with an unknown name lists the shipped ones', async () => {
     const missing = await cli(['evaluate', '--sample', '--model', 'fashion-nope', '--test-size', '10']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('the name of a shipped model (fashion-cnn');
-  }, 300_000);
+    expect(missing.stderr).toContain('the name of a shipped model (fashion-cnn, fashion-vgg-bn)');
+  });
 });
 
 describe('erase-preview', () => {

@@ -281,7 +281,7 @@ describe('loadPretrained: one options type, in both entries', () => {
     // Checked by tsc (npm run typecheck): 0.1.0's /node function did not take the options type it re-exported.
     expectTypeOf(nodeEntry.loadPretrained).toEqualTypeOf(rootEntry.loadPretrained);
     expectTypeOf<Parameters<typeof nodeEntry.loadPretrained>[0]>().toEqualTypeOf<
-      rootEntry.LoadPretrainedOptions | 'fashion-cnn' | undefined
+      rootEntry.LoadPretrainedOptions | 'fashion-cnn' | 'fashion-vgg-bn' | undefined
     >();
   });
 
@@ -331,7 +331,7 @@ describe('loadPretrained: one options type, in both entries', () => {
     }
     const err = await failure(loadPretrainedNode('models/fashion-cnn' as never));
     expect(err.message).toMatch(
-      /not a shipped model; the names are 'fashion-cnn'; to load your own copy pass/,
+      /not a shipped model; the names are 'fashion-cnn', 'fashion-vgg-bn'; to load your own copy pass/,
     );
   });
 });

@@ -1,5 +1,6 @@
-// The shipped pretrained model. Until scripts/train-pretrained.ts has produced models/fashion-cnn/ and
-// docs/pretrained.json, the tests that need those files are skipped, and say so in their names.
+// The shipped pretrained models. Until scripts/train-pretrained.ts has produced models/<name>/ and its record
+// (docs/pretrained.json for fashion-cnn, docs/pretrained-vgg-bn.json for fashion-vgg-bn), the tests that need
+// those files are skipped, and say so in their names.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,7 @@ import { countTrainableParams, evaluateCnn, predictCnnTopK } from '../../src/cnn
 import { loadPretrained as loadPretrainedUrl, pretrainedModelUrl } from '../../src/cnn/pretrained.js';
 import { loadPretrained, pretrainedModelDir } from '../../src/cnn/pretrained-node.js';
 import { DEBIAN_DIR, loadFashionMnist, loadSample } from '../../src/data/node.js';
+import { subset } from '../../src/data/split.js';
 import { FashionMnistError } from '../../src/errors.js';
 import { useBackend } from '../helpers/backends.js';
 import { startServer } from '../helpers/http-server.js';
@@ -54,7 +56,9 @@ describe('pretrained model', () => {
     await expect(loadPretrainedUrl({ uri: 'x' } as never)).rejects.toMatchObject({ code: 'BAD_OPTION' });
     await expect(loadPretrained('models' as never)).rejects.toMatchObject({
       code: 'BAD_OPTION',
-      message: expect.stringMatching(/"models" is not a shipped model; the names are 'fashion-cnn'/),
+      message: expect.stringMatching(
+        /"models" is not a shipped model; the names are 'fashion-cnn', 'fashion-vgg-bn'/,
+      ),
     });
     expect(() => pretrainedModelUrl('nope' as never)).toThrow(/not a shipped model/);
   });
@@ -139,5 +143,114 @@ describe('pretrained model', () => {
       model.dispose();
     },
     120_000,
+  );
+});
+
+// The second shipped model: the batch-normalised VGG-style network of buildCnn({ architecture: 'vgg-bn' }).
+const vggDir = process.env.FMNIST_PRETRAINED_VGG_DIR ?? pretrainedModelDir('fashion-vgg-bn');
+const vggRecordPath =
+  process.env.FMNIST_PRETRAINED_VGG_RECORD ??
+  join(pretrainedModelDir(), '..', '..', 'docs', 'pretrained-vgg-bn.json');
+const vggShipped = existsSync(join(vggDir, 'model.json'));
+const vggRecorded = existsSync(vggRecordPath);
+const vggWhy = vggShipped ? '' : ' [SKIPPED: models/fashion-vgg-bn/ not trained yet]';
+
+describe('pretrained model fashion-vgg-bn', () => {
+  beforeAll(() => useBackend('wasm'));
+  afterAll(() => useBackend('cpu'));
+
+  it('its URL and folder are models/fashion-vgg-bn/ of the package, beside the default', () => {
+    const url = pretrainedModelUrl('fashion-vgg-bn');
+    expect(url).toMatch(/\/models\/fashion-vgg-bn\/model\.json$/);
+    expect(fileURLToPath(url)).toBe(join(pretrainedModelDir('fashion-vgg-bn'), 'model.json'));
+    expect(pretrainedModelUrl()).toMatch(/\/models\/fashion-cnn\/model\.json$/);
+  });
+
+  it.skipIf(!vggShipped || vggDir !== pretrainedModelDir('fashion-vgg-bn'))(
+    `loads by name, batch normalisation included, with float16 weights in model.json${vggWhy}`,
+    async () => {
+      const manifest = JSON.parse(readFileSync(join(vggDir, 'model.json'), 'utf8'));
+      const weights = manifest.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights) as {
+        name: string;
+        dtype: string;
+        quantization?: { dtype: string };
+      }[];
+      expect(weights.length).toBeGreaterThan(0);
+      for (const w of weights) expect([w.name, w.quantization?.dtype]).toEqual([w.name, 'float16']);
+      // No optimizer state: the shipped files are the model only (the checkpoint carries Adam's state).
+      expect(weights.filter((w) => /adam|optimizer/i.test(w.name))).toEqual([]);
+
+      const before = tf.memory().numTensors;
+      for (const arg of ['fashion-vgg-bn', { name: 'fashion-vgg-bn' }] as const) {
+        const model = await loadPretrained(arg);
+        expect(countTrainableParams(model)).toBe(427_626);
+        expect(model.layers.filter((l) => l.getClassName() === 'BatchNormalization')).toHaveLength(4);
+        model.dispose();
+      }
+      // The default is still fashion-cnn.
+      const byDefault = await loadPretrained();
+      expect(countTrainableParams(byDefault)).toBe(412_778);
+      byDefault.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
+
+  it.skipIf(!vggShipped)(
+    `classifies the sample, and loads over HTTP with the universal loader giving the same predictions${vggWhy}`,
+    async () => {
+      const local = await loadPretrained({ dir: vggDir });
+      const sample = await loadSample();
+      const ev = await evaluateCnn(local, subset(sample.test, 0, 200));
+      expect(ev.accuracy).toBeGreaterThan(0.85);
+      const [top] = await predictCnnTopK(local, sample.test.images.subarray(0, 784), 3);
+      expect(top[0].index).toBe(sample.test.labels[0]);
+      const server = await startServer();
+      try {
+        for (const f of readdirSync(vggDir))
+          server.routes.set(`/vgg/${f}`, { kind: 'bytes', body: readFileSync(join(vggDir, f)) });
+        const remote = await loadPretrainedUrl({ url: `${server.url}vgg/model.json` });
+        const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1);
+        const a = tf.tidy(() => Array.from((remote.predict(x) as tf.Tensor).dataSync()));
+        const b = tf.tidy(() => Array.from((local.predict(x) as tf.Tensor).dataSync()));
+        expect(a).toEqual(b);
+        x.dispose();
+        remote.dispose();
+      } finally {
+        local.dispose();
+        await server.close();
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!vggShipped || !vggRecorded || !fullData)(
+    `reaches its recorded accuracy (>= 94 %) on the full 10,000-image test set${
+      vggWhy ||
+      (!vggRecorded
+        ? ' [SKIPPED: docs/pretrained-vgg-bn.json missing]'
+        : !fullData
+          ? ' [SKIPPED: full data set not installed]'
+          : '')
+    }`,
+    async () => {
+      const record = JSON.parse(readFileSync(vggRecordPath, 'utf8'));
+      expect(record.model).toBe('models/fashion-vgg-bn');
+      expect(record.trainableParams).toBe(427_626);
+      expect(record.quantize).toBe('float16');
+      const { test } = await loadFashionMnist();
+      expect(test.count).toBe(10_000);
+      expect(record.testImages).toBe(10_000);
+      const model = await loadPretrained(
+        vggDir === pretrainedModelDir('fashion-vgg-bn') ? 'fashion-vgg-bn' : { dir: vggDir },
+      );
+      const ev = await evaluateCnn(model, test);
+      model.dispose();
+      // The record holds the count of correct images over 10,000 (4 decimals); measured on record.backend, and
+      // another backend may flip a handful of near-ties.
+      const tolerance = record.backend === 'wasm' ? 0 : 5e-4;
+      expect(Math.abs(ev.accuracy - record.testAccuracy)).toBeLessThanOrEqual(tolerance + 1e-12);
+      expect(ev.accuracy).toBeGreaterThanOrEqual(0.94);
+    },
+    300_000,
   );
 });

@@ -74,15 +74,17 @@ describe('the packed package', () => {
       expect(existsSync(join(consumer, 'node_modules', dep, 'package.json'))).toBe(true);
   });
 
-  it('ships the build, the embedded sample, the model and the binary, and no sources or tests', () => {
+  it('ships the build, the embedded sample, the models and the binary, and no sources or tests', () => {
     const files = packed.files;
     expect(files).toEqual(
       expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/node.js', 'dist/cli.js']),
     );
     expect(files.filter((f) => f.startsWith('data/sample/'))).toHaveLength(4);
     expect(files.filter((f) => /^(src|test|docs|examples|scripts|bench)\//.test(f))).toEqual([]);
-    if (existsSync(join(ROOT, 'models', 'fashion-cnn', 'model.json'))) {
-      expect(files).toContain('models/fashion-cnn/model.json');
+    for (const name of ['fashion-cnn', 'fashion-vgg-bn']) {
+      if (existsSync(join(ROOT, 'models', name, 'model.json'))) {
+        expect(files).toContain(`models/${name}/model.json`);
+      }
     }
   });
 
