@@ -8,3 +8,19 @@
  * Registered for `wasm` by `installWasmTrainingKernels`.
  */
 export const ADAM_KERNEL = 'FashionMnistAdamStep';
+
+/**
+ * The first block of the reference CNN fused: conv of a one-channel image (stride 1) + bias + ReLU + 2x2/2 max
+ * pool. Inputs `x` [N, H, W, 1], `filter` [KH, KW, 1, Co] (Co % 4 = 0), `bias` [Co]; attributes `padTop`,
+ * `padLeft`, `outHeight`, `outWidth` (the conv output size); outputs the pooled [N, floor(OH/2), floor(OW/2), Co]
+ * float32 and the routing codes, int32 [N, PH, PW, Co/4] holding a byte per channel (window position 0..3 of the
+ * first maximum, or 255 when that is <= 0). Registered for `wasm` by `installWasmTrainingKernels`.
+ */
+export const CONV_RELU_POOL_KERNEL = 'FashionMnistConvReluPool';
+
+/**
+ * The filter and bias gradients of {@link CONV_RELU_POOL_KERNEL}: inputs `x`, `dy` [N, PH, PW, Co], `argmax`
+ * (its codes); attributes `padTop`, `padLeft`, `filterHeight`, `filterWidth`, `outHeight`, `outWidth`; outputs
+ * dFilter [KH, KW, 1, Co] and dBias [Co]. Registered for `wasm` by `installWasmTrainingKernels`.
+ */
+export const CONV_RELU_POOL_GRAD_KERNEL = 'FashionMnistConvReluPoolGrad';

@@ -2,6 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../../errors.js';
 import { ADAM_KERNEL, makeAdamStep } from './adam.js';
 import { makeMatMul } from './batch_mat_mul.js';
+import {
+  CONV_RELU_POOL_GRAD_KERNEL,
+  CONV_RELU_POOL_KERNEL,
+  makeConvReluPool,
+  makeConvReluPoolGrad,
+} from './conv_relu_pool.js';
 import { makeConv2DBackpropFilter } from './conv2d_backprop_filter.js';
 import { makeConv2DBackpropInput } from './conv2d_backprop_input.js';
 import { makeCast, makeIdentity } from './identity.js';
@@ -28,6 +34,8 @@ export const WASM_TRAINING_KERNELS = Object.freeze([
   'Identity',
   'Cast',
   'FashionMnistAdamStep',
+  'FashionMnistConvReluPool',
+  'FashionMnistConvReluPoolGrad',
 ] as const);
 
 /**
@@ -52,8 +60,9 @@ export interface WasmTrainingInstall {
   /** Kernels registered by this call (empty when they were already installed). */
   installed: WasmTrainingKernel[];
   /**
-   * Kernels that replace a stock wasm kernel (the rest were missing: `Conv2DBackpropFilter`, and
-   * `FashionMnistAdamStep`, this library's one-pass Adam update that `buildCnn`'s optimizer uses when present).
+   * Kernels that replace a stock wasm kernel (the rest were missing: `Conv2DBackpropFilter`, and this library's
+   * own `FashionMnistAdamStep`, the one-pass Adam update that `buildCnn`'s optimizer uses when present, and
+   * `FashionMnistConvReluPool`/`FashionMnistConvReluPoolGrad`, the fused first conv block).
    */
   replaced: WasmTrainingKernel[];
   /** True when the kernels were already in place and nothing changed. */
@@ -104,7 +113,9 @@ function register(
  * through to the stock kernels, so results match the cpu backend to float32 rounding either way.
  *
  * It also registers `FashionMnistAdamStep`, one pass per variable for the Adam update of `buildCnn`'s optimizer
- * (tfjs's Adam runs about a dozen element-wise kernels per variable), with the same float32 arithmetic.
+ * (tfjs's Adam runs about a dozen element-wise kernels per variable), with the same float32 arithmetic, and
+ * `FashionMnistConvReluPool`/`FashionMnistConvReluPoolGrad`: conv of a one-channel image + bias + ReLU + 2x2/2
+ * max pool fused, forward and filter/bias gradient, for a training step that calls them directly.
  *
  * Call it once, after importing `@tensorflow/tfjs-backend-wasm`; before or after `setBackend('wasm')`
  * both work (each replacement runs the setup of the stock kernels it calls). Calling it again does
@@ -151,6 +162,8 @@ export function installWasmTrainingKernels(): WasmTrainingInstall {
   register('Identity', makeIdentity(identity), [identity]);
   register('Cast', makeCast(cast), [cast]);
   register(ADAM_KERNEL, makeAdamStep(), []);
+  register(CONV_RELU_POOL_KERNEL, makeConvReluPool(), []);
+  register(CONV_RELU_POOL_GRAD_KERNEL, makeConvReluPoolGrad(), []);
   saved = before;
   return {
     installed: [...WASM_TRAINING_KERNELS],

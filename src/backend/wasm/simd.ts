@@ -1,4 +1,5 @@
-// The SIMD max-pool gradient and Adam step (src/kernels/max_pool_grad.wat and adam.wat, assembled at build
+// The SIMD max-pool gradient, Adam step, narrow filter gradient and fused conv/ReLU/pool block
+// (src/kernels/max_pool_grad.wat, adam.wat, filter_grad_t4.wat and conv_relu_pool.wat, assembled at build
 // time by scripts/build-wasm.mjs) instantiated over the wasm backend's own memory, so they work on tensors in
 // place. When SIMD is unavailable (feature detection: `WebAssembly.validate` on the kernel) or the
 // backend's memory cannot be found, `simdKernels` returns null and the callers keep their JS path.
@@ -6,6 +7,8 @@ import { kernelModule } from '../../kernels/load.js';
 import {
   adam,
   adamShared,
+  convReluPool,
+  convReluPoolShared,
   filterGradT4,
   filterGradT4Shared,
   maxPoolGrad,
@@ -50,6 +53,46 @@ export interface SimdKernels {
     eps: number,
     nlr: number,
   ): void;
+  /**
+   * Conv (one input channel, stride 1) + bias + ReLU + 2x2/2 max pool over a zero-padded input `xp` [N, HP, WP],
+   * writing the pooled output and the routing codes (src/kernels/conv_relu_pool.wat).
+   */
+  convReluPool(
+    xp: number,
+    filter: number,
+    bias: number,
+    out: number,
+    codes: number,
+    N: number,
+    PH: number,
+    PW: number,
+    HP: number,
+    WP: number,
+    KH: number,
+    KW: number,
+    Co: number,
+  ): void;
+  /** {@link SimdKernels.convReluPool} for a 2x2 filter (taps in registers; same arguments and results). */
+  convReluPool2x2: SimdKernels['convReluPool'];
+  /** The filter and bias gradients of {@link SimdKernels.convReluPool}, added to the zeroed dF, dB. */
+  convReluPoolGrad(
+    xp: number,
+    dy: number,
+    codes: number,
+    dF: number,
+    dB: number,
+    scratch: number,
+    N: number,
+    PH: number,
+    PW: number,
+    HP: number,
+    WP: number,
+    KH: number,
+    KW: number,
+    Co: number,
+  ): void;
+  /** {@link SimdKernels.convReluPoolGrad} for a 2x2 filter (sums in registers; same arguments and results). */
+  convReluPoolGrad2x2: SimdKernels['convReluPoolGrad'];
 }
 
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
@@ -91,13 +134,18 @@ export function simdKernels(wasmModule: unknown): SimdKernels | null {
     const pool = kernelModule(shared ? maxPoolGradShared : maxPoolGrad);
     const step = kernelModule(shared ? adamShared : adam);
     const grad = kernelModule(shared ? filterGradT4Shared : filterGradT4);
-    if (pool != null && step != null && grad != null) {
+    const block = kernelModule(shared ? convReluPoolShared : convReluPool);
+    if (pool != null && step != null && grad != null && block != null) {
       const imports = { env: { memory } };
       const exportsOf = (mod: WebAssembly.Module) => new WebAssembly.Instance(mod, imports).exports;
       kernels = {
         ...(exportsOf(pool) as unknown as Pick<SimdKernels, 'maxPoolGrad2x2'>),
         ...(exportsOf(step) as unknown as Pick<SimdKernels, 'adamStep'>),
         ...(exportsOf(grad) as unknown as Pick<SimdKernels, 'filterGradT4'>),
+        ...(exportsOf(block) as unknown as Pick<
+          SimdKernels,
+          'convReluPool' | 'convReluPool2x2' | 'convReluPoolGrad' | 'convReluPoolGrad2x2'
+        >),
       };
     }
   } catch {
