@@ -220,6 +220,7 @@ export function fusedStepPlan(
 
   const gradients = (xs: tf.Tensor4D, ys: tf.Tensor2D, random: RandomSource | undefined): FusedGradients => {
     const source = random ?? createRandomSource(freshSeed());
+    const wasm = tf.getBackend() === 'wasm';
     const grads: (tf.Tensor | undefined)[] = new Array(trainable.length);
     const [lossAcc, ...kept] = tf.tidy(() => {
       const saved: tf.Tensor[][] = [];
@@ -278,10 +279,25 @@ export function fusedStepPlan(
           case 'dense': {
             const kernel = s.kernel.read() as tf.Tensor2D;
             const bias = s.bias?.read();
-            const y =
-              s.activation === 'softmax'
-                ? tf.softmax(tf.fused.matMul({ a: a as tf.Tensor2D, b: kernel, bias }))
-                : tf.fused.matMul({ a: a as tf.Tensor2D, b: kernel, bias, activation: s.activation });
+            let y: tf.Tensor;
+            if (wasm && kernel.shape[0] * kernel.shape[1] > 4 * a.size) {
+              // XNNPACK repacks the right operand of every product: with a kernel much larger than the
+              // batch's activations (Dense 1568 → 256 on 64 images: 401,408 against 100,352 values), the
+              // product is cheaper as (kernelᵀ · xᵀ)ᵀ, which repacks xᵀ; bias and activation follow
+              const z = tf.transpose(tf.matMul(kernel, a as tf.Tensor2D, true, true));
+              const biased = bias ? tf.add(z, bias) : z;
+              y =
+                s.activation === 'softmax'
+                  ? tf.softmax(biased)
+                  : s.activation === 'relu'
+                    ? tf.relu(biased)
+                    : biased;
+            } else {
+              y =
+                s.activation === 'softmax'
+                  ? tf.softmax(tf.fused.matMul({ a: a as tf.Tensor2D, b: kernel, bias }))
+                  : tf.fused.matMul({ a: a as tf.Tensor2D, b: kernel, bias, activation: s.activation });
+            }
             saved.push([a, y]);
             a = y;
             break;

@@ -135,6 +135,12 @@ describe('Conv2DBackpropFilter (wasm) vs cpu', () => {
       { x: [5, 28, 28, 1], f: [3, 3, 1, 32], s: 1, pad: 'same' },
       { x: [3, 9, 9, 2], f: [2, 2, 2, 16], s: 2, pad: 'valid' },
       { x: [2, 6, 5, 4], f: [2, 2, 4, 48], s: 1, pad: 'same' },
+      // the 'runs' SIMD layout (stride 1, Ci in 4s, Co in 8s): vgg-bn's inner layers, 'valid', explicit padding,
+      // a filter larger than the image (taps whose rows are all outside it)
+      { x: [2, 9, 11, 8], f: [3, 3, 8, 16], s: 1, pad: 'same' },
+      { x: [3, 6, 7, 4], f: [2, 3, 4, 8], s: 1, pad: 'valid' },
+      { x: [2, 7, 7, 4], f: [3, 3, 4, 8], s: 1, pad: 1 },
+      { x: [1, 2, 2, 4], f: [3, 3, 4, 8], s: 1, pad: 'same' },
     ];
   for (let i = 0; i < 6; i++) {
     const s = randInt(r, 1, 3);
@@ -180,8 +186,8 @@ describe('Conv2DBackpropFilter (wasm) vs cpu', () => {
         transpose: tf.getKernel('Transpose', 'wasm')!,
       };
       const backend = tf.backend() as unknown as WasmBackendLike;
-      // 'direct' where it does not apply (T > 16 or Co not in 16s) falls back to 'dy-rows': forced everywhere
-      const layouts: FilterGradLayout[] = ['x-major', 'dy-rows', 'direct'];
+      // 'direct' and 'runs' where they do not apply fall back to a product layout: forced everywhere
+      const layouts: FilterGradLayout[] = ['x-major', 'dy-rows', 'direct', 'runs'];
       expect(simdKernels(backend.wasm), 'the SIMD kernels (so that direct runs its own path)').not.toBeNull();
       if (info.strideHeight === 1 && info.strideWidth === 1) layouts.push('dy-major');
       for (const layout of layouts) {

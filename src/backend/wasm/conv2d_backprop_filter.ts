@@ -12,6 +12,11 @@
 //              [P, Co] read once by a SIMD kernel of ours (src/kernels/filter_grad_t4.wat) that accumulates
 //              dW [T, Co] directly (T <= 16 and Co % 16 = 0: the first layer, where XNNPACK's product of a
 //              4-row result over 50,176 terms runs at about 2 GMAC/s)
+//   'runs'     no product, no copies: for stride 1 and Ci % 4 = 0, Co % 8 = 0, each tap's dW [Ci, Co] is summed
+//              by a SIMD kernel of ours (src/kernels/filter_grad_runs.wat) straight from x and dy, one call per
+//              image and tap over the rows whose shifted input is inside the image (the reference CNN's second
+//              layer: 7 ms instead of 11 for the 'dy-major' product, whose shifted dyᵀ is built in memory and
+//              whose [12,544, 64] right operand XNNPACK repacks on every call)
 //
 // A is built in JS on the wasm heap. 'dy-rows' suits few input channels (the first layer:
 // B is [P, 4]); 'dy-major' suits Co < Ci (the second layer: 64 in, 32 out). Work is split over
@@ -58,7 +63,7 @@ export const TRANSPOSE_CHUNK_FLOATS = 1 << 19;
  * const layout: FilterGradLayout = chooseFilterGradLayout(info); // 'dy-rows' for 1 input channel
  * ```
  */
-export type FilterGradLayout = 'x-major' | 'dy-major' | 'dy-rows' | 'direct';
+export type FilterGradLayout = 'x-major' | 'dy-major' | 'dy-rows' | 'direct' | 'runs';
 
 interface FilterAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
@@ -69,8 +74,21 @@ function directApplies(info: backend_util.Conv2DInfo): boolean {
   return info.filterHeight * info.filterWidth * info.inChannels <= 16 && info.outChannels % 16 === 0;
 }
 
+/** Whether the 'runs' layout fits `info` (stride and dilation 1, channels in 4s and 8s). */
+function runsApply(info: backend_util.Conv2DInfo): boolean {
+  return (
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 &&
+    info.outChannels % 8 === 0
+  );
+}
+
 /**
- * Estimated cost (arbitrary units ~ ns) of each layout ('direct' aside: it is chosen whenever it applies);
+ * Estimated cost (arbitrary units ~ ns) of each layout ('direct' and 'runs' aside: they are chosen whenever
+ * they apply);
  * the arithmetic is the same for all.
  * @example
  * ```ts
@@ -80,7 +98,7 @@ function directApplies(info: backend_util.Conv2DInfo): boolean {
  */
 export function filterGradCosts(
   info: backend_util.Conv2DInfo,
-): Record<Exclude<FilterGradLayout, 'direct'>, number> {
+): Record<Exclude<FilterGradLayout, 'direct' | 'runs'>, number> {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
   const P = N * info.outHeight * info.outWidth;
   const KK = info.filterHeight * info.filterWidth;
@@ -104,6 +122,7 @@ export function filterGradCosts(
  */
 export function chooseFilterGradLayout(info: backend_util.Conv2DInfo): FilterGradLayout {
   if (directApplies(info)) return 'direct';
+  if (runsApply(info)) return 'runs';
   const costs = filterGradCosts(info);
   let best: FilterGradLayout = 'dy-major';
   for (const k of ['x-major', 'dy-rows'] as const) if (costs[k] < costs[best]) best = k;
@@ -185,6 +204,13 @@ export function conv2dBackpropFilterImpl(
     const simd = directApplies(info) ? simdKernels(backend.wasm) : null;
     if (simd != null) return directFilterGrad(backend, simd, x, dy, info, chunkImages);
     layout = 'dy-rows'; // no SIMD here (or a shape it does not fit): the product layout that suits few channels
+  }
+  if (layout === 'runs') {
+    const simd = runsApply(info) ? simdKernels(backend.wasm) : null;
+    if (simd != null) return runsFilterGrad(backend, simd, x, dy, info);
+    const costs = filterGradCosts(info); // no SIMD here: the cheapest product layout
+    layout = 'dy-major';
+    for (const k of ['x-major', 'dy-rows'] as const) if (costs[k] < costs[layout]) layout = k;
   }
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
@@ -402,5 +428,51 @@ function directFilterGrad(
   const out = backend.makeOutput(filterShape, 'float32');
   f32(backend, out).set(f32(backend, acc).subarray(0, T * Co));
   release(backend, acc);
+  return out;
+}
+
+/** The 'runs' layout: one SIMD call per image and tap, from x and dy in place (see the file comment). */
+function runsFilterGrad(
+  backend: WasmBackendLike,
+  simd: NonNullable<ReturnType<typeof simdKernels>>,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
+  const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
+  f32(backend, out).fill(0);
+  // offsets only after the allocation: it may grow the heap
+  const xAt = heapOffset(backend, x);
+  const dyAt = heapOffset(backend, dy);
+  const outAt = heapOffset(backend, out);
+  const taps = filterTaps(info);
+  for (let t = 0; t < taps.length; t++) {
+    const [dh, dw] = taps[t]!;
+    // output pixels (oh, ow) whose input pixel (oh + dh, ow + dw) is inside the image
+    const oh0 = Math.max(0, -dh);
+    const oh1 = Math.min(OH, H - dh);
+    const ow0 = Math.max(0, -dw);
+    const ow1 = Math.min(OW, W - dw);
+    if (oh1 <= oh0 || ow1 <= ow0) continue;
+    const runs = oh1 - oh0;
+    for (let n = 0; n < N; n++) {
+      const xp = xAt + ((n * H + oh0 + dh) * W + ow0 + dw) * Ci * 4;
+      const dp = dyAt + ((n * OH + oh0) * OW + ow0) * Co * 4;
+      simd.filterGradRuns(
+        xp,
+        dp,
+        outAt + t * Ci * Co * 4,
+        runs,
+        ow1 - ow0,
+        W * Ci * 4,
+        OW * Co * 4,
+        Ci,
+        Co,
+        runs,
+      );
+    }
+  }
   return out;
 }

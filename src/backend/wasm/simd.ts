@@ -9,6 +9,8 @@ import {
   adamShared,
   convReluPool,
   convReluPoolShared,
+  filterGradRuns,
+  filterGradRunsShared,
   filterGradT4,
   filterGradT4Shared,
   maxPoolGrad,
@@ -34,6 +36,22 @@ export interface SimdKernels {
   ): void;
   /** out[t][co] += Σ_p xcol[p][t]·dy[p][co] for T % 4 = 0, Co % 16 = 0 (src/kernels/filter_grad_t4.wat). */
   filterGradT4(xcol: number, dy: number, out: number, P: number, T: number, Co: number): void;
+  /**
+   * One tap's filter gradient over `runs` runs of `len` pixels, added to out [Ci, Co] (Ci % 4 = 0, Co % 8 = 0;
+   * src/kernels/filter_grad_runs.wat).
+   */
+  filterGradRuns(
+    x: number,
+    dy: number,
+    out: number,
+    runs: number,
+    len: number,
+    xRun: number,
+    dyRun: number,
+    Ci: number,
+    Co: number,
+    chunk: number,
+  ): void;
   /** One Adam update of `n` floats (src/kernels/adam.wat): reads w, g, m, v and writes wOut, mOut, vOut. */
   adamStep(
     w: number,
@@ -135,13 +153,15 @@ export function simdKernels(wasmModule: unknown): SimdKernels | null {
     const step = kernelModule(shared ? adamShared : adam);
     const grad = kernelModule(shared ? filterGradT4Shared : filterGradT4);
     const block = kernelModule(shared ? convReluPoolShared : convReluPool);
-    if (pool != null && step != null && grad != null && block != null) {
+    const runs = kernelModule(shared ? filterGradRunsShared : filterGradRuns);
+    if (pool != null && step != null && grad != null && block != null && runs != null) {
       const imports = { env: { memory } };
       const exportsOf = (mod: WebAssembly.Module) => new WebAssembly.Instance(mod, imports).exports;
       kernels = {
         ...(exportsOf(pool) as unknown as Pick<SimdKernels, 'maxPoolGrad2x2'>),
         ...(exportsOf(step) as unknown as Pick<SimdKernels, 'adamStep'>),
         ...(exportsOf(grad) as unknown as Pick<SimdKernels, 'filterGradT4'>),
+        ...(exportsOf(runs) as unknown as Pick<SimdKernels, 'filterGradRuns'>),
         ...(exportsOf(block) as unknown as Pick<
           SimdKernels,
           'convReluPool' | 'convReluPool2x2' | 'convReluPoolGrad' | 'convReluPoolGrad2x2'
