@@ -280,7 +280,7 @@ export function fusedStepPlan(
             const kernel = s.kernel.read() as tf.Tensor2D;
             const bias = s.bias?.read();
             let y: tf.Tensor;
-            if (wasm && kernel.shape[0] * kernel.shape[1] > 4 * a.size) {
+            if (wasm && kernel.shape[0] * kernel.shape[1] >= 2 * a.size) {
               // XNNPACK repacks the right operand of every product: with a kernel much larger than the
               // batch's activations (Dense 1568 → 256 on 64 images: 401,408 against 100,352 values), the
               // product is cheaper as (kernelᵀ · xᵀ)ᵀ, which repacks xᵀ; bias and activation follow
