@@ -55,6 +55,10 @@ interface Row {
 const rows: Row[] = [];
 const fmt = (v: number | null) => (v == null ? '-' : v.toFixed(0));
 
+// cnnWorkerPool runs from the sources with the dev worker bundle: rebuilt, so that it is this checkout's code
+execFileSync(process.execPath, [new URL('../scripts/build-dev-worker.mjs', import.meta.url).pathname], {
+  stdio: 'ignore',
+});
 const data = await loadFashionMnist({ download: false, fallbackToSample: true });
 console.log(
   `data: ${data.source.kind} ${data.source.location}${data.isSample ? ' (embedded sample only)' : ''}; ` +

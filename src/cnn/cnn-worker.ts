@@ -13,7 +13,7 @@ import { registerRandomErasing } from '../augment/random-erasing-layer.js';
 import { installWasmTrainingKernels } from '../backend/wasm/install.js';
 import { FashionMnistError } from '../errors.js';
 import { describeWorkerError, type WorkerErrorMessage } from '../internal/worker-error.js';
-import { type CnnShardTask, shardGradients, trainableSizes } from './data-parallel.js';
+import { type CnnShardTask, shardGradients, trainableSizes, writeTrainable } from './data-parallel.js';
 import { registerSeededDropout, SeededDropout } from './dropout.js';
 import { type FusedStepPlan, fusedStepPlan } from './fused-step.js';
 
@@ -143,18 +143,6 @@ async function load(task: Extract<CnnWorkerTask, { type: 'load' }>): Promise<Rep
   };
 }
 
-/** The trainable weights as the calling thread left them in shared memory. */
-function readWeights(r: Replica): void {
-  let offset = 0;
-  r.model.trainableWeights.forEach((w, i) => {
-    const size = r.sizes[i]!;
-    const t = tf.tensor(r.weights.slice(offset, offset + size), w.read().shape, 'float32');
-    (w.read() as tf.Variable).assign(t);
-    t.dispose();
-    offset += size;
-  });
-}
-
 async function main(): Promise<void> {
   const port = parentPort;
   if (port === null) {
@@ -188,7 +176,7 @@ async function main(): Promise<void> {
       return { type: 'done', id: task.id };
     }
     if (!replica) throw new FashionMnistError('BAD_INPUT', 'cnn worker: a step before any model was loaded');
-    readWeights(replica);
+    writeTrainable(replica.model, replica.weights); // as the calling thread left them in shared memory
     if (task.fused && replica.plan === undefined)
       replica.plan = fusedStepPlan(replica.model, { compiled: false });
     const r = shardGradients(replica.model, replica.dropouts, task, replica.gradients, replica.plan);

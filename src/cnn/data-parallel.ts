@@ -7,6 +7,7 @@
 // Node built-in.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { f32, type WasmBackendLike } from '../backend/wasm/heap.js';
 import { createRandomSource } from '../internal/random.js';
 import { badOption } from '../internal/validate.js';
 import type { SeededDropout } from './dropout.js';
@@ -66,8 +67,8 @@ export interface CnnPoolSession {
    * them. A result's `gradients` may be a view that the next call overwrites.
    */
   compute(tasks: CnnShardTask[]): Promise<CnnShardResult[]>;
-  /** The new trainable weights (in `model.trainableWeights` order) for the replicas' next step. */
-  sync(weights: readonly Float32Array[]): void;
+  /** The new trainable weights, laid end to end in `model.trainableWeights` order, for the replicas' next step. */
+  sync(weights: Float32Array): void;
   /** Ends the run: the replicas are freed, the threads may serve another run. */
   close(): Promise<void>;
 }
@@ -142,10 +143,85 @@ export function dropoutKey(seed: string | number, epoch: number, batch: number, 
   return [String(seed), String(epoch), 'dropout', String(batch), String(shard)].join('/');
 }
 
+/** A shard's mean loss and accuracy, and its gradients as tensors in trainableWeights order (undefined: none). */
+interface ShardTensors {
+  loss: number;
+  acc: number;
+  grads: (tf.Tensor | undefined)[];
+}
+
 /**
  * Gradients of the mean categorical cross-entropy (plus the model's regularisation losses, as tfjs-layers'
- * training) of one shard, in training mode; the model's `SeededDropout` layers draw from the shard's stream.
- * The same function runs on the calling thread and in every replica.
+ * training) of one shard, in training mode, as tensors (the caller disposes them); the model's `SeededDropout`
+ * layers draw from the shard's stream. With `task.fused` and a plan, the tape-free step computes them.
+ */
+function shardGradientTensors(
+  model: tfl.LayersModel,
+  dropouts: readonly SeededDropout[],
+  task: CnnShardTask,
+  plan?: FusedStepPlan | null,
+): ShardTensors {
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  const classes = model.outputs[0]!.shape[1] as number;
+  const random = task.dropoutKey === undefined ? undefined : createRandomSource(task.dropoutKey);
+  const xs = tf.tensor4d(task.pixels, [task.n, h, w, c]);
+  const ys = tf.tensor2d(task.onehot, [task.n, classes]);
+  try {
+    if (task.fused && plan) return plan.gradients(xs, ys, random);
+    const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    for (const d of dropouts) d.setRandomSource(random);
+    let accuracy: tf.Scalar | undefined;
+    let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+    try {
+      result = tf.variableGrads(() => {
+        const out = model.apply(xs, { training: true }) as tf.Tensor;
+        let value = tf.mean(tfl.metrics.categoricalCrossentropy(ys, out)) as tf.Scalar;
+        for (const r of model.calculateLosses()) value = tf.add(value, r);
+        accuracy = tf.keep(tf.mean(tfl.metrics.categoricalAccuracy(ys, out)) as tf.Scalar);
+        return value;
+      }, variables);
+      return {
+        loss: result.value.dataSync()[0]!,
+        acc: accuracy!.dataSync()[0]!,
+        grads: variables.map((v) => result!.grads[v.name]),
+      };
+    } catch (e) {
+      if (result) tf.dispose(Object.values(result.grads));
+      throw e;
+    } finally {
+      for (const d of dropouts) d.setRandomSource(undefined);
+      if (accuracy) accuracy.dispose();
+      if (result) result.value.dispose();
+    }
+  } finally {
+    tf.dispose([xs, ys]);
+  }
+}
+
+/**
+ * Copies a float32 tensor's values into `target` at `offset`: straight from the wasm heap (one memcpy) on the
+ * wasm backend, where `dataSync` would copy element by element out of WebAssembly memory.
+ */
+function copyValues(t: tf.Tensor, target: Float32Array, offset: number): void {
+  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
+  if (tf.getBackend() === 'wasm' && backend.wasm?.HEAPU8 && backend.dataIdMap?.get(t.dataId)) {
+    target.set(f32(backend as WasmBackendLike, t, t.size), offset);
+  } else {
+    target.set(t.dataSync() as Float32Array, offset);
+  }
+}
+
+/**
+ * A float32 tensor of `shape` from `values`, which the caller may overwrite afterwards: the wasm backend copies
+ * on creation, the cpu backend keeps the array it is given (so it gets a copy).
+ */
+function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
+}
+
+/**
+ * What one replica computes for its shard (see {@link shardGradientTensors}), the gradients written into
+ * `into` laid end to end. The same function runs in every worker replica.
  */
 export function shardGradients(
   model: tfl.LayersModel,
@@ -154,55 +230,45 @@ export function shardGradients(
   into: Float32Array,
   plan?: FusedStepPlan | null,
 ): CnnShardResult {
-  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
-  const classes = model.outputs[0]!.shape[1] as number;
-  const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
-  const random = task.dropoutKey === undefined ? undefined : createRandomSource(task.dropoutKey);
-  const xs = tf.tensor4d(task.pixels, [task.n, h, w, c]);
-  const ys = tf.tensor2d(task.onehot, [task.n, classes]);
-  let grads: (tf.Tensor | undefined)[] = [];
-  let loss: number;
-  let acc: number;
+  const r = shardGradientTensors(model, dropouts, task, plan);
   try {
-    if (task.fused && plan) {
-      const r = plan.gradients(xs, ys, random);
-      grads = r.grads;
-      loss = r.loss;
-      acc = r.acc;
-    } else {
-      for (const d of dropouts) d.setRandomSource(random);
-      let accuracy: tf.Scalar | undefined;
-      let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
-      try {
-        result = tf.variableGrads(() => {
-          const out = model.apply(xs, { training: true }) as tf.Tensor;
-          let value = tf.mean(tfl.metrics.categoricalCrossentropy(ys, out)) as tf.Scalar;
-          for (const r of model.calculateLosses()) value = tf.add(value, r);
-          accuracy = tf.keep(tf.mean(tfl.metrics.categoricalAccuracy(ys, out)) as tf.Scalar);
-          return value;
-        }, variables);
-        grads = variables.map((v) => result!.grads[v.name]);
-        loss = result.value.dataSync()[0]!;
-        acc = accuracy!.dataSync()[0]!;
-      } finally {
-        for (const d of dropouts) d.setRandomSource(undefined);
-        if (accuracy) accuracy.dispose();
-        if (result) result.value.dispose();
-      }
-    }
     const present: boolean[] = [];
     let offset = 0;
-    variables.forEach((v, i) => {
-      const g = grads[i];
-      const size = v.size;
-      if (g) into.set(g.dataSync() as Float32Array, offset);
+    model.trainableWeights.forEach((v, i) => {
+      const g = r.grads[i];
+      const size = v.read().size;
+      if (g) copyValues(g, into, offset);
       else into.fill(0, offset, offset + size);
       present.push(g !== undefined);
       offset += size;
     });
-    return { loss, acc, gradients: into, present };
+    return { loss: r.loss, acc: r.acc, gradients: into, present };
   } finally {
-    tf.dispose([xs, ys, ...grads.filter((g): g is tf.Tensor => g !== undefined)]);
+    tf.dispose(r.grads.filter((g): g is tf.Tensor => g !== undefined));
+  }
+}
+
+/**
+ * Writes the trainable weights into `target` laid end to end (in `model.trainableWeights` order).
+ */
+export function readTrainable(model: tfl.LayersModel, target: Float32Array): void {
+  let offset = 0;
+  for (const w of model.trainableWeights) {
+    const t = w.read();
+    copyValues(t, target, offset);
+    offset += t.size;
+  }
+}
+
+/** Sets the trainable weights from `source` laid end to end (in `model.trainableWeights` order). */
+export function writeTrainable(model: tfl.LayersModel, source: Float32Array): void {
+  let offset = 0;
+  for (const w of model.trainableWeights) {
+    const v = w.read() as tf.Variable;
+    const t = tensorFrom(source.subarray(offset, offset + v.size), v.shape);
+    v.assign(t);
+    t.dispose();
+    offset += v.size;
   }
 }
 
@@ -245,7 +311,8 @@ export async function pooledStep(
   }
   const remote = tasks.length > 0 ? session.compute(tasks) : Promise.resolve([]);
   remote.catch(() => undefined); // observed below; a failure while this thread computes is not unhandled
-  const own = shardGradients(
+  // This thread's shard stays on the backend as tensors; the replicas' sums come back in shared memory.
+  const own = shardGradientTensors(
     model,
     dropouts,
     {
@@ -255,43 +322,48 @@ export async function pooledStep(
       dropoutKey: keyOf?.(0),
       fused: plan != null,
     },
-    scratch,
     plan,
   );
-  const others = await remote;
-  // The sum weighted by shard size, in float64, rounded once to float32 (into the scratch buffer, which holds
-  // this thread's gradients).
+  let others: CnnShardResult[];
+  try {
+    others = await remote;
+  } catch (e) {
+    tf.dispose(own.grads.filter((g): g is tf.Tensor => g !== undefined));
+    throw e;
+  }
+  // The gradient of the batch: the shards' gradients weighted by shard size (float32 ops on the backend).
   const w0 = sizes[0]! / n;
   const weights = others.map((_, k) => sizes[k + 1]! / n);
-  const views = others.map((r) => r.gradients);
-  const total = own.gradients;
-  for (let i = 0; i < total.length; i++) {
-    let sum = total[i]! * w0;
-    for (let k = 0; k < views.length; k++) sum += views[k]![i]! * weights[k]!;
-    total[i] = sum;
-  }
   let loss = own.loss * w0;
   let acc = own.acc * w0;
-  const present = [...own.present];
   others.forEach((r, k) => {
     loss += r.loss * weights[k]!;
     acc += r.acc * weights[k]!;
-    r.present.forEach((p, i) => {
-      if (p) present[i] = true;
-    });
   });
   const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
   const named: tf.NamedTensorMap = {};
-  let offset = 0;
-  variables.forEach((v, i) => {
-    if (present[i]) named[v.name] = tf.tensor(total.slice(offset, offset + v.size), v.shape, 'float32');
-    offset += v.size;
-  });
   try {
+    tf.tidy(() => {
+      let offset = 0;
+      variables.forEach((v, i) => {
+        let sum: tf.Tensor | undefined = own.grads[i] ? tf.mul(own.grads[i]!, w0) : undefined;
+        others.forEach((r, k) => {
+          if (!r.present[i]) return;
+          const part = tf.mul(
+            tensorFrom(r.gradients.subarray(offset, offset + v.size), v.shape),
+            weights[k]!,
+          );
+          sum = sum ? tf.add(sum, part) : part;
+        });
+        if (sum) named[v.name] = tf.keep(sum);
+        offset += v.size;
+      });
+    });
     (model.optimizer as tf.Optimizer).applyGradients(named);
   } finally {
-    tf.dispose(Object.values(named));
+    tf.dispose([...Object.values(named), ...own.grads.filter((g): g is tf.Tensor => g !== undefined)]);
   }
-  session.sync(variables.map((v) => v.dataSync() as Float32Array));
+  readTrainable(model, scratch);
+  session.sync(scratch);
   return [loss, acc];
 }

@@ -18,6 +18,7 @@ import {
   type CnnShardResult,
   type CnnShardTask,
   type CnnTrainingPool,
+  readTrainable,
   trainableSizes,
 } from './data-parallel.js';
 
@@ -328,14 +329,7 @@ class Pool {
     const total = sizes.reduce((a, b) => a + b, 0);
     const shared = new SharedArrayBuffer(total * 4);
     const weights = new Float32Array(shared);
-    const write = (values: readonly Float32Array[]) => {
-      let offset = 0;
-      values.forEach((v, i) => {
-        weights.set(v.subarray(0, sizes[i]!), offset);
-        offset += sizes[i]!;
-      });
-    };
-    write(model.trainableWeights.map((w) => w.read().dataSync() as Float32Array));
+    readTrainable(model, weights);
     const gradients = threads.workers.map(() => new SharedArrayBuffer(total * 4));
     const views = gradients.map((g) => new Float32Array(g));
     const topology = model.toJSON() as string;
@@ -363,7 +357,7 @@ class Pool {
           return { loss: r.loss, acc: r.acc, present: r.present, gradients: views[k]! };
         });
       },
-      sync: (values: readonly Float32Array[]) => write(values),
+      sync: (values: Float32Array) => weights.set(values),
       close: async () => {
         if (closed) return;
         closed = true;
