@@ -542,25 +542,26 @@ describe('gradients on wasm vs central finite differences', () => {
 
   it('conv2d: filter and input gradients (stride 1 and 2, same and valid)', async () => {
     await useBackend('wasm');
-    for (const [s, pad] of [
-      [1, 'same'],
-      [2, 'valid'],
-      [1, 'valid'],
+    // 3 → 2 channels: the product layouts; 4 → 8 with stride 1: the 'runs' SIMD kernel
+    for (const [s, pad, xs, fs] of [
+      [1, 'same', [2, 5, 6, 3], [2, 3, 3, 2]],
+      [2, 'valid', [2, 5, 6, 3], [2, 3, 3, 2]],
+      [1, 'valid', [2, 5, 6, 3], [2, 3, 3, 2]],
+      [1, 'same', [2, 5, 6, 4], [2, 3, 4, 8]],
+      [1, 'valid', [1, 4, 5, 4], [3, 2, 4, 8]],
     ] as const) {
-      const xs = [2, 5, 6, 3];
-      const fs = [2, 3, 3, 2];
-      const xv = randomArray(tf.util.sizeFromShape(xs), 31);
-      const wv = randomArray(tf.util.sizeFromShape(fs), 32);
+      const xv = randomArray(tf.util.sizeFromShape([...xs]), 31);
+      const wv = randomArray(tf.util.sizeFromShape([...fs]), 32);
       const info = tf.backend_util.computeConv2DInfo(xs as never, fs as never, s, 1, pad);
       const rv = randomArray(tf.util.sizeFromShape(info.outShape), 33);
       const R = tf.tensor(rv, info.outShape);
-      const x = tf.tensor4d(xv, xs as [number, number, number, number]);
-      const w = tf.tensor4d(wv, fs as [number, number, number, number]);
+      const x = tf.tensor4d(xv, [...xs] as [number, number, number, number]);
+      const w = tf.tensor4d(wv, [...fs] as [number, number, number, number]);
       const loss = (xx: tf.Tensor, ww: tf.Tensor) =>
         tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, s, pad), R));
       const [gx, gw] = tf.grads(loss)([x, w]);
-      const nx = await numericGrad((v) => loss(v, w) as tf.Scalar, xv, xs, 0.5);
-      const nw = await numericGrad((v) => loss(x, v) as tf.Scalar, wv, fs, 0.5);
+      const nx = await numericGrad((v) => loss(v, w) as tf.Scalar, xv, [...xs], 0.5);
+      const nw = await numericGrad((v) => loss(x, v) as tf.Scalar, wv, [...fs], 0.5);
       expectClose(gx.dataSync(), nx, `dx stride ${s} ${pad}`, 1e-4);
       expectClose(gw.dataSync(), nw, `dw stride ${s} ${pad}`, 1e-4);
       tf.dispose([R, x, w, gx, gw]);
