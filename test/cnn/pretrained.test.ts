@@ -24,6 +24,27 @@ const recorded = existsSync(recordPath);
 const fullData = existsSync(join(DEBIAN_DIR, 't10k-images-idx3-ubyte.gz')) || !!process.env.FASHION_MNIST_DIR;
 const why = shipped ? '' : ' [SKIPPED: models/fashion-cnn/ not trained yet]';
 
+/** Serves the model folder `folder` over HTTP, loads it with the universal loader, and compares predictions. */
+async function expectSameOverHttp(folder: string, local: Awaited<ReturnType<typeof loadPretrained>>) {
+  const server = await startServer();
+  try {
+    for (const f of readdirSync(folder))
+      server.routes.set(`/m/${f}`, { kind: 'bytes', body: readFileSync(join(folder, f)) });
+    const remote = await loadPretrainedUrl({ url: `${server.url}m/model.json` });
+    const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1);
+    try {
+      const a = tf.tidy(() => Array.from((remote.predict(x) as tf.Tensor).dataSync()));
+      const b = tf.tidy(() => Array.from((local.predict(x) as tf.Tensor).dataSync()));
+      expect(a).toEqual(b);
+    } finally {
+      x.dispose();
+      remote.dispose();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
 describe('pretrained model', () => {
   beforeAll(() => useBackend('wasm'));
   afterAll(() => useBackend('cpu'));
@@ -102,21 +123,11 @@ describe('pretrained model', () => {
   it.skipIf(!shipped)(
     `loads over HTTP with the universal loader, giving the same predictions${why}`,
     async () => {
-      const server = await startServer();
+      const local = await loadPretrained({ dir });
       try {
-        for (const f of readdirSync(dir))
-          server.routes.set(`/m/${f}`, { kind: 'bytes', body: readFileSync(join(dir, f)) });
-        const remote = await loadPretrainedUrl({ url: `${server.url}m/model.json` });
-        const local = await loadPretrained({ dir });
-        const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1);
-        const a = tf.tidy(() => Array.from((remote.predict(x) as tf.Tensor).dataSync()));
-        const b = tf.tidy(() => Array.from((local.predict(x) as tf.Tensor).dataSync()));
-        expect(a).toEqual(b);
-        x.dispose();
-        remote.dispose();
-        local.dispose();
+        await expectSameOverHttp(dir, local);
       } finally {
-        await server.close();
+        local.dispose();
       }
     },
   );
@@ -204,20 +215,10 @@ describe('pretrained model fashion-vgg-bn', () => {
       expect(ev.accuracy).toBeGreaterThan(0.85);
       const [top] = await predictCnnTopK(local, sample.test.images.subarray(0, 784), 3);
       expect(top[0].index).toBe(sample.test.labels[0]);
-      const server = await startServer();
       try {
-        for (const f of readdirSync(vggDir))
-          server.routes.set(`/vgg/${f}`, { kind: 'bytes', body: readFileSync(join(vggDir, f)) });
-        const remote = await loadPretrainedUrl({ url: `${server.url}vgg/model.json` });
-        const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1);
-        const a = tf.tidy(() => Array.from((remote.predict(x) as tf.Tensor).dataSync()));
-        const b = tf.tidy(() => Array.from((local.predict(x) as tf.Tensor).dataSync()));
-        expect(a).toEqual(b);
-        x.dispose();
-        remote.dispose();
+        await expectSameOverHttp(vggDir, local);
       } finally {
         local.dispose();
-        await server.close();
       }
     },
     60_000,
