@@ -103,12 +103,6 @@ const program = new Command()
   .option('--record <file>', 'JSON record of the run', preset.record)
   .option('--checkpoint <dir>', 'per-epoch checkpoint (with optimizer state)', preset.checkpoint)
   .option('--resume', 'continue from the checkpoint', false)
-  .option(
-    '--precise-bn <n>',
-    'after training, recompute the BatchNormalization statistics on the first N clean (unaugmented) training images (0: off)',
-    num('precise-bn'),
-    0,
-  )
   .option('--limit <n>', 'train on the first N training images only (for quick trials)', num('limit'))
   .option('--data-dir <dir>', 'directory with the four Fashion-MNIST files (default: the usual search)')
   .option(
@@ -138,7 +132,6 @@ const opts = program.opts<{
   limit?: number;
   dataDir?: string;
   testEachEpoch: boolean;
-  preciseBn: number;
 }>();
 
 // For wasm this also installs the training kernels; it fails with the reason when the backend cannot start.
@@ -266,73 +259,6 @@ const history = await trainCnn(model, train, {
 });
 const trainSeconds = previous.seconds + (performance.now() - trainStart) / 1000;
 
-// "Precise BN" (Wu & Johnson, Rethinking "Batch" in BatchNorm, 2021): the moving statistics that training leaves
-// were averaged over augmented batches (crops with zero borders, erased rectangles) while the weights still moved;
-// the population statistics of clean images under the final weights fit the test images better. One pass over
-// clean training images in inference mode, each BatchNormalization normalising with its batch's moments (as in
-// training) while the moments are accumulated; then moving mean and variance = the population mean and (biased)
-// variance of each layer's input. Only the four statistics vectors of each layer change, no trained weight.
-let preciseBn: { images: number; testAccuracyBefore: number } | null = null;
-if (opts.preciseBn > 0) {
-  const before = await evaluateCnn(model, data.test);
-  const images = Math.min(opts.preciseBn, train.count);
-  const bns = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
-  const sums = bns.map(() => ({ mean: [] as Float64Array[], sq: [] as Float64Array[], n: 0 }));
-  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
-  const px = h * w * c;
-  for (let start = 0; start < images; start += 500) {
-    const n = Math.min(500, images - start);
-    const pixels = new Float32Array(n * px);
-    for (let i = 0; i < n * px; i++) pixels[i] = train.images[start * px + i]! / 255;
-    tf.tidy(() => {
-      let x: tf.Tensor = tf.tensor4d(pixels, [n, h, w, c]);
-      for (const layer of model.layers) {
-        const k = bns.indexOf(layer);
-        if (k < 0) {
-          x = layer.apply(x, { training: false }) as tf.Tensor;
-          continue;
-        }
-        const axes = x.shape.slice(0, -1).map((_, i) => i);
-        const { mean, variance } = tf.moments(x, axes);
-        const count = x.size / x.shape[x.shape.length - 1]!;
-        const m = Float64Array.from(mean.dataSync());
-        const v = variance.dataSync();
-        sums[k]!.mean.push(m.map((mi) => mi * count));
-        sums[k]!.sq.push(m.map((mi, j) => (v[j]! + mi * mi) * count));
-        sums[k]!.n += count;
-        const [gamma, beta] = layer.getWeights();
-        const epsilon = Number(layer.getConfig().epsilon ?? 1e-3);
-        x = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
-      }
-    });
-  }
-  bns.forEach((layer, k) => {
-    const { mean, sq, n } = sums[k]!;
-    const channels = mean[0]!.length;
-    const mu = new Float32Array(channels);
-    const sigma2 = new Float32Array(channels);
-    for (let j = 0; j < channels; j++) {
-      let a = 0;
-      let b = 0;
-      for (let t = 0; t < mean.length; t++) {
-        a += mean[t]![j]!;
-        b += sq[t]![j]!;
-      }
-      mu[j] = a / n;
-      sigma2[j] = Math.max(0, b / n - (a / n) ** 2);
-    }
-    const weights = layer.getWeights();
-    const [gamma, beta] = weights;
-    const fresh = [tf.tensor1d(mu), tf.tensor1d(sigma2)];
-    layer.setWeights([gamma!, beta!, ...fresh]);
-    tf.dispose(fresh);
-  });
-  preciseBn = { images, testAccuracyBefore: before.accuracy };
-  console.log(
-    `precise BN over ${images} clean training images: test accuracy ${(before.accuracy * 100).toFixed(2)} % before`,
-  );
-}
-
 const exact = await evaluateCnn(model, data.test);
 const saved = await saveModel(model, opts.out, {
   quantize: opts.quantize,
@@ -365,7 +291,6 @@ const record = {
   optimizer: 'adam',
   stopReason: history.stopReason,
   selection: 'the final epoch; the per-epoch test accuracy below is only reported, never used to choose',
-  preciseBatchNorm: preciseBn,
   epochsRun: epochLogs.length,
   testAccuracy: final.accuracy,
   testAccuracyFloat32: exact.accuracy,
