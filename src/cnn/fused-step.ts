@@ -19,6 +19,7 @@
 // dropout masks are drawn from the same stream in the same order, so a seeded run draws the same masks).
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { FashionMnistError } from '../errors.js';
 import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from '../internal/kernel-names.js';
 import { createRandomSource, freshSeed, type RandomSource } from '../internal/random.js';
 import { SeededDropout } from './dropout.js';
@@ -390,7 +391,12 @@ export function fusedStepPlan(
             ) as tf.Tensor[];
             grads[index.get(s.kernel)!] = dFilter;
             grads[index.get(s.bias)!] = dBias;
-            if (i > 0) throw new Error('fused first block is only planned as the first stage');
+            if (i > 0) {
+              throw new FashionMnistError(
+                'UNSUPPORTED',
+                'fusedStepPlan: the fused first block can only be the first stage',
+              );
+            }
             break;
           }
         }
@@ -409,7 +415,12 @@ export function fusedStepPlan(
     fusedFirstBlock,
     gradients,
     trainOnBatch(xs, ys, random) {
-      if (!optimizer) throw new Error('fusedStepPlan: trainOnBatch needs a compiled model');
+      if (!optimizer) {
+        throw new FashionMnistError(
+          'UNSUPPORTED',
+          'fusedStepPlan: trainOnBatch needs a compiled model (this plan was made with compiled: false); compile the model first',
+        );
+      }
       const { loss, acc, grads } = gradients(xs, ys, random);
       // in trainableWeights order, as trainOnBatch's minimize (the optimizer keeps its slots by position)
       const named: tf.NamedTensorMap = {};
