@@ -12,7 +12,7 @@ import { createRandomSource } from '../internal/random.js';
 import { badOption } from '../internal/validate.js';
 import type { SeededDropout } from './dropout.js';
 import type { FusedStepPlan } from './fused-step.js';
-import { allLayers } from './layers.js';
+import { allLayers, canApplyGradients, compiledLoss } from './layers.js';
 
 /**
  * One shard of a batch for a replica: `n` images (float32, already normalised, `n × height × width × channels`
@@ -109,7 +109,7 @@ export function checkPoolableModel(model: tfl.LayersModel, where: string): void 
         'would normalise with the statistics of its shard instead of the batch; train it without a pool',
     );
   }
-  const loss = Array.isArray(model.loss) && model.loss.length === 1 ? model.loss[0] : model.loss;
+  const loss = compiledLoss(model);
   if (loss !== 'categoricalCrossentropy') {
     throw badOption(
       `${where}: option 'pool' needs a model compiled with loss 'categoricalCrossentropy' (as buildCnn's), ` +
@@ -123,7 +123,7 @@ export function checkPoolableModel(model: tfl.LayersModel, where: string): void 
   if (odd) {
     throw badOption(`${where}: option 'pool' needs float32 weights; '${odd.name}' is ${odd.dtype}`);
   }
-  if (typeof (model.optimizer as { applyGradients?: unknown } | undefined)?.applyGradients !== 'function') {
+  if (!canApplyGradients(model)) {
     throw badOption(`${where}: option 'pool' needs an optimizer with applyGradients (any tf.Optimizer)`);
   }
 }
@@ -198,6 +198,11 @@ function shardGradientTensors(
   }
 }
 
+/** Disposes a shard's gradients (undefined where a weight got none). */
+function disposeGrads(grads: readonly (tf.Tensor | undefined)[]): void {
+  tf.dispose(grads.filter((g): g is tf.Tensor => g !== undefined));
+}
+
 /**
  * Copies a float32 tensor's values into `target` at `offset`: straight from the wasm heap (one memcpy) on the
  * wasm backend, where `dataSync` would copy element by element out of WebAssembly memory.
@@ -244,7 +249,7 @@ export function shardGradients(
     });
     return { loss: r.loss, acc: r.acc, gradients: into, present };
   } finally {
-    tf.dispose(r.grads.filter((g): g is tf.Tensor => g !== undefined));
+    disposeGrads(r.grads);
   }
 }
 
@@ -328,7 +333,7 @@ export async function pooledStep(
   try {
     others = await remote;
   } catch (e) {
-    tf.dispose(own.grads.filter((g): g is tf.Tensor => g !== undefined));
+    disposeGrads(own.grads);
     throw e;
   }
   // The gradient of the batch: the shards' gradients weighted by shard size (float32 ops on the backend).
@@ -361,7 +366,8 @@ export async function pooledStep(
     });
     (model.optimizer as tf.Optimizer).applyGradients(named);
   } finally {
-    tf.dispose([...Object.values(named), ...own.grads.filter((g): g is tf.Tensor => g !== undefined)]);
+    tf.dispose(Object.values(named));
+    disposeGrads(own.grads);
   }
   readTrainable(model, scratch);
   session.sync(scratch);

@@ -24,6 +24,7 @@ import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from '../internal/k
 import { createRandomSource, freshSeed, type RandomSource } from '../internal/random.js';
 import { SeededDropout } from './dropout.js';
 import { dropoutMultipliers } from './dropout-mask.js';
+import { canApplyGradients, compiledLoss } from './layers.js';
 
 /** The clipping epsilon of tfjs-layers' categorical cross-entropy (its `epsilon()`). */
 const CE_EPSILON = 1e-7;
@@ -156,12 +157,11 @@ function stagesOf(model: tfl.LayersModel): Stage[] | null {
 
 /** Whether the model was compiled as buildCnn does: categorical cross-entropy, accuracy, an optimizer. */
 function compiledAsBuildCnn(model: tfl.LayersModel): boolean {
-  const loss = Array.isArray(model.loss) && model.loss.length === 1 ? model.loss[0] : model.loss;
-  if (loss !== 'categoricalCrossentropy') return false;
+  if (compiledLoss(model) !== 'categoricalCrossentropy') return false;
   const names = model.metricsNames;
   if (names.length !== 2 || names[0] !== 'loss' || (names[1] !== 'acc' && names[1] !== 'accuracy'))
     return false;
-  return typeof (model.optimizer as { applyGradients?: unknown } | undefined)?.applyGradients === 'function';
+  return canApplyGradients(model);
 }
 
 /**
@@ -391,12 +391,6 @@ export function fusedStepPlan(
             ) as tf.Tensor[];
             grads[index.get(s.kernel)!] = dFilter;
             grads[index.get(s.bias)!] = dBias;
-            if (i > 0) {
-              throw new FashionMnistError(
-                'UNSUPPORTED',
-                'fusedStepPlan: the fused first block can only be the first stage',
-              );
-            }
             break;
           }
         }

@@ -1,4 +1,5 @@
-// Walking a layers model, shared by trainCnn and the data-parallel pool.
+// Walking a layers model and reading how it was compiled, shared by trainCnn, the tape-free step and the
+// data-parallel pool.
 import type * as tfl from '@tensorflow/tfjs-layers';
 
 /** Every layer of a model, nested models included, in order. */
@@ -13,4 +14,14 @@ export function allLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
   };
   visit(model.layers);
   return out;
+}
+
+/** The model's loss when it has one (a one-element list counts as that element), as `compile` was given it. */
+export function compiledLoss(model: tfl.LayersModel): unknown {
+  return Array.isArray(model.loss) && model.loss.length === 1 ? model.loss[0] : model.loss;
+}
+
+/** Whether the model's optimizer can apply gradients that were computed elsewhere. */
+export function canApplyGradients(model: tfl.LayersModel): boolean {
+  return typeof (model.optimizer as { applyGradients?: unknown } | undefined)?.applyGradients === 'function';
 }
