@@ -57,6 +57,23 @@ const PRESETS = {
     // Hours of training span sessions: this checkpoint is committed (it is not part of the package).
     checkpoint: 'checkpoints/fashion-vgg-bn',
   },
+  // Stage 2 of the second model: a warm restart (SGDR) from stage 1's final checkpoint, weights and Adam's
+  // moments included, with a new cosine cycle at half the first peak rate. Stage 1 ended at 93.72 % with its
+  // test accuracy still rising as the rate reached 0 (train accuracy under augmentation 93.6 %: underfit).
+  'fashion-vgg-bn-stage2': {
+    arch: 'vgg-bn',
+    epochs: 18,
+    batchSize: 128,
+    lr: 0.001,
+    eraseP: 0.1,
+    cropPadding: 2,
+    flip: 0.5,
+    seed: 2,
+    initFrom: 'checkpoints/fashion-vgg-bn',
+    out: 'models/fashion-vgg-bn',
+    record: 'docs/pretrained-vgg-bn.json',
+    checkpoint: 'checkpoints/fashion-vgg-bn-stage2',
+  },
 } as const;
 const presetName = (() => {
   const i = process.argv.indexOf('--preset');
@@ -96,7 +113,17 @@ const program = new Command()
     num('threads'),
     1,
   )
-  .option('--seed <n>', 'seed of initial weights, shuffles, erasing and dropout', num('seed'), 1)
+  .option(
+    '--seed <n>',
+    'seed of initial weights, shuffles, erasing and dropout',
+    num('seed'),
+    'seed' in preset ? preset.seed : 1,
+  )
+  .option(
+    '--init-from <dir>',
+    "start from this train-pretrained checkpoint's weights and optimizer state (a new stage of training)",
+    'initFrom' in preset ? preset.initFrom : undefined,
+  )
   .option('--backend <name>', 'wasm (with the fast training kernels) or cpu', 'wasm')
   .option('--quantize <q>', 'weight storage of the shipped model: none | float16 | uint16 | uint8', 'float16')
   .option('--out <dir>', 'where the final model goes', preset.out)
@@ -132,6 +159,7 @@ const opts = program.opts<{
   limit?: number;
   dataDir?: string;
   testEachEpoch: boolean;
+  initFrom?: string;
 }>();
 
 // For wasm this also installs the training kernels; it fails with the reason when the backend cannot start.
@@ -166,6 +194,8 @@ const recipe = {
   seed: opts.seed,
   trainImages: train.count,
   backend: opts.backend,
+  // Only present for a later stage (so that earlier checkpoints still resume).
+  ...(opts.initFrom === undefined ? {} : { initFrom: opts.initFrom }),
 };
 
 let model = buildCnn({ architecture: opts.arch, seed: opts.seed, learningRate: opts.lr });
@@ -181,6 +211,33 @@ interface RunState {
   recipe: typeof recipe;
   nextEpoch: number;
   history: typeof previous;
+  earlierStages?: Stage[];
+}
+// The stages this run continues (from --init-from's checkpoint, and the stages that one continued).
+interface Stage {
+  checkpoint: string;
+  recipe: Record<string, unknown>;
+  epochs: EpochLog[];
+  testAccuracy: (number | null)[];
+  seconds: number;
+}
+let earlierStages: Stage[] = [];
+if (opts.initFrom !== undefined && !opts.resume) {
+  if (!(await hasModel(opts.initFrom))) throw new Error(`--init-from: no checkpoint in ${opts.initFrom}`);
+  const meta = (await readModelArtifacts(opts.initFrom)).userDefinedMetadata as {
+    trainPretrained?: RunState & { earlierStages?: Stage[] };
+  };
+  const state = meta?.trainPretrained;
+  if (!state || state.nextEpoch !== state.recipe.epochs) {
+    throw new Error(`--init-from: ${opts.initFrom} is not the checkpoint of a finished train-pretrained run`);
+  }
+  earlierStages = [
+    ...(state.earlierStages ?? []),
+    { checkpoint: opts.initFrom, recipe: state.recipe, ...state.history },
+  ];
+  model.dispose();
+  model = (await loadModel(opts.initFrom)) as typeof model;
+  console.log(`stage ${earlierStages.length + 1}: from ${opts.initFrom} (weights and optimizer state)`);
 }
 if (opts.resume) {
   if (!(await hasModel(opts.checkpoint))) throw new Error(`--resume: no checkpoint in ${opts.checkpoint}`);
@@ -189,6 +246,7 @@ if (opts.resume) {
   };
   const state = meta?.trainPretrained;
   if (!state) throw new Error(`--resume: ${opts.checkpoint} is not a train-pretrained checkpoint`);
+  earlierStages = state.earlierStages ?? [];
   if (JSON.stringify(state.recipe) !== JSON.stringify(recipe)) {
     throw new Error(
       `--resume: the checkpoint was made with ${JSON.stringify(state.recipe)}; rerun with the same options`,
@@ -244,6 +302,7 @@ const history = await trainCnn(model, train, {
       recipe,
       nextEpoch: log.epoch + 1,
       history: { epochs: epochLogs, testAccuracy, seconds },
+      ...(earlierStages.length > 0 ? { earlierStages } : {}),
     };
     await saveModel(model, opts.checkpoint, {
       includeOptimizer: true,
@@ -257,7 +316,10 @@ const history = await trainCnn(model, train, {
     );
   },
 });
-const trainSeconds = previous.seconds + (performance.now() - trainStart) / 1000;
+const trainSeconds =
+  previous.seconds +
+  (performance.now() - trainStart) / 1000 +
+  earlierStages.reduce((sum, s) => sum + s.seconds, 0);
 
 const exact = await evaluateCnn(model, data.test);
 const saved = await saveModel(model, opts.out, {
@@ -279,6 +341,17 @@ const git = (args: string[]) => {
     return null;
   }
 };
+function epochRows(logs: EpochLog[], acc: (number | null)[]) {
+  return logs.map((e, i) => ({
+    epoch: e.epoch + 1,
+    loss: +e.loss.toFixed(5),
+    acc: +e.acc.toFixed(5),
+    testAccuracy: acc[i] ?? null,
+    learningRate: e.learningRate,
+    seconds: +e.seconds.toFixed(1),
+    imagesPerSec: Math.round(e.imagesPerSec),
+  }));
+}
 const gitStatus = git(['status', '--porcelain', '--', 'src', 'scripts']);
 const record = {
   model: opts.out,
@@ -299,7 +372,9 @@ const record = {
   quantize: opts.quantize,
   weightBytes: saved.weightBytes,
   trainSeconds: Math.round(trainSeconds),
-  wallSeconds: Math.round((performance.now() - t0) / 1000 + previous.seconds),
+  wallSeconds: Math.round(
+    (performance.now() - t0) / 1000 + previous.seconds + earlierStages.reduce((sum, s) => sum + s.seconds, 0),
+  ),
   resumed: opts.resume,
   backend: tf.getBackend(),
   threads: opts.threads,
@@ -315,15 +390,19 @@ const record = {
     precision: +c.precision.toFixed(4),
     recall: +c.recall.toFixed(4),
   })),
-  epochs: epochLogs.map((e, i) => ({
-    epoch: e.epoch + 1,
-    loss: +e.loss.toFixed(5),
-    acc: +e.acc.toFixed(5),
-    testAccuracy: testAccuracy[i],
-    learningRate: e.learningRate,
-    seconds: +e.seconds.toFixed(1),
-    imagesPerSec: Math.round(e.imagesPerSec),
-  })),
+  epochs: epochRows(epochLogs, testAccuracy),
+  // The stages before this one (a warm restart continues the previous stage's weights and optimizer state);
+  // trainSeconds above is the sum over all stages.
+  ...(earlierStages.length > 0
+    ? {
+        earlierStages: earlierStages.map((s) => ({
+          checkpoint: s.checkpoint,
+          recipe: s.recipe,
+          trainSeconds: Math.round(s.seconds),
+          epochs: epochRows(s.epochs, s.testAccuracy),
+        })),
+      }
+    : {}),
 };
 mkdirSync(dirname(resolve(opts.record)), { recursive: true });
 writeFileSync(opts.record, `${JSON.stringify(record, null, 2)}\n`);
