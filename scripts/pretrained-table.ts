@@ -32,6 +32,8 @@ interface PretrainedRecord {
   gitCommit?: string | null;
   perClass?: { name: string; precision: number; recall: number }[];
   epochs: EpochRow[];
+  /** The stages a warm restart continued (`--init-from`), oldest first; `epochs` is the last stage. */
+  earlierStages?: { checkpoint: string; recipe: { learningRate: number; epochs: number }; epochs: EpochRow[] }[];
 }
 
 const path = process.argv[2] ?? 'docs/pretrained-vgg-bn.json';
@@ -44,25 +46,33 @@ const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const minutes = (s: number) => `${int(s)} s (${(s / 60).toFixed(0)} min)`;
 
+const stages = [...(record.earlierStages ?? []).map((s) => s.epochs), record.epochs];
+const totalEpochs = stages.reduce((n, s) => n + s.length, 0);
 const lines: string[] = [];
 lines.push(
   `**${pct(record.testAccuracy)} on the full ${int(record.testImages)}-image test set** as shipped ` +
     `(${record.quantize}, ${int(record.weightBytes)} bytes of weights)` +
     (record.testAccuracyFloat32 === undefined ? '' : `; ${pct(record.testAccuracyFloat32)} in float32`) +
-    `. ${int(record.trainableParams)} parameters, ${record.epochsRun} epochs on \`${record.backend}\`` +
+    `. ${int(record.trainableParams)} parameters, ${totalEpochs} epochs` +
+    (stages.length > 1 ? ` in ${stages.length} stages (${stages.map((s) => s.length).join(' + ')})` : '') +
+    ` on \`${record.backend}\`` +
     (record.threads && record.threads > 1 ? ` with ${record.threads} threads` : '') +
     `; training took ${minutes(record.trainSeconds)}, wall time ${minutes(record.wallSeconds)}` +
     (record.gitCommit ? `, commit \`${record.gitCommit.slice(0, 7)}\`.` : '.'),
 );
 lines.push('');
-lines.push('| epoch | train loss | train acc | test acc | lr | seconds |');
-lines.push('| --- | --- | --- | --- | --- | --- |');
-for (const e of record.epochs) {
-  lines.push(
-    `| ${e.epoch} | ${e.loss.toFixed(4)} | ${pct(e.acc)} | ${e.testAccuracy === null ? '—' : pct(e.testAccuracy)} ` +
-      `| ${e.learningRate.toExponential(2)} | ${e.seconds.toFixed(0)} |`,
-  );
-}
+const multi = stages.length > 1;
+lines.push(`| ${multi ? 'stage | ' : ''}epoch | train loss | train acc | test acc | lr | seconds |`);
+lines.push(`| ${multi ? '--- | ' : ''}--- | --- | --- | --- | --- | --- |`);
+stages.forEach((epochs, i) => {
+  for (const e of epochs) {
+    lines.push(
+      `| ${multi ? `${i + 1} | ` : ''}${e.epoch} | ${e.loss.toFixed(4)} | ${pct(e.acc)} ` +
+        `| ${e.testAccuracy === null ? '—' : pct(e.testAccuracy)} ` +
+        `| ${e.learningRate.toExponential(2)} | ${e.seconds.toFixed(0)} |`,
+    );
+  }
+});
 if (record.perClass && record.perClass.length > 0) {
   lines.push('');
   lines.push('| class | precision | recall |');
