@@ -33,7 +33,11 @@ interface PretrainedRecord {
   perClass?: { name: string; precision: number; recall: number }[];
   epochs: EpochRow[];
   /** The stages a warm restart continued (`--init-from`), oldest first; `epochs` is the last stage. */
-  earlierStages?: { checkpoint: string; recipe: { learningRate: number; epochs: number }; epochs: EpochRow[] }[];
+  earlierStages?: {
+    checkpoint: string;
+    recipe: { learningRate: number; epochs: number };
+    epochs: EpochRow[];
+  }[];
 }
 
 const path = process.argv[2] ?? 'docs/pretrained-vgg-bn.json';

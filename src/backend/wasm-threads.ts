@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FashionMnistError } from '../errors.js';
 import { checkNumber, mergeOptions } from '../internal/validate.js';
-import { rememberWasmMemory } from './wasm/simd.js';
 
 /**
  * Options of {@link startWasmWithThreads}.
@@ -112,19 +111,8 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
   }
   let workers = 0;
   const flag = tf.env().getFlags().WASM_HAS_MULTITHREAD_SUPPORT;
-  // The threaded build creates its shared memory itself and does not export it: catch it, so that the
-  // training kernels' SIMD helpers can bind to it.
-  const RealMemory = WebAssembly.Memory;
-  let shared: WebAssembly.Memory | null = null;
-  class CapturingMemory extends RealMemory {
-    constructor(descriptor: WebAssembly.MemoryDescriptor) {
-      super(descriptor);
-      if (descriptor.shared) shared = this;
-    }
-  }
   try {
     globalThis.Blob = CapturingBlob;
-    (WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = CapturingMemory;
     URL.createObjectURL = (obj: Blob) => {
       const text = texts.get(obj);
       if (text == null) return realCreateObjectURL(obj);
@@ -141,7 +129,6 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
       throw new FashionMnistError('NO_BACKEND', `${where}: the threaded wasm backend failed to initialise`);
     await tf.ready();
   } finally {
-    (WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = RealMemory;
     globalThis.Blob = RealBlob;
     URL.createObjectURL = realCreateObjectURL;
     (os as { cpus: () => os.CpuInfo[] }).cpus = realCpus;
@@ -153,6 +140,5 @@ export async function startWasmWithThreads(options?: WasmThreadsOptions): Promis
     throw new FashionMnistError('UNSUPPORTED', `${where}: the wasm backend started without threads`);
   }
   for (const w of [...pthread.unusedWorkers, ...pthread.runningWorkers]) w.unref?.();
-  if (shared != null) rememberWasmMemory(backend.wasm, shared);
   return backend.wasm.tfjs.getThreadsCount();
 }

@@ -78,6 +78,20 @@ describe('maxPoolGrad2x2 (assembled from WAT) vs the JS reference', () => {
     });
   }
 
+  it("binds to the threaded build's Module.wasmMemory (imported, not exported) and works in that memory", () => {
+    // The threaded emscripten build (what a cross-origin isolated page gets) has no asm.memory; before it was
+    // read, every SIMD kernel fell back to JS in Chromium.
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 16, shared: true });
+    const k = simdKernels({ asm: {}, wasmMemory: memory });
+    expect(k).not.toBeNull();
+    const heap = new Float32Array(memory.buffer);
+    heap.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], 16); // x: 1x2x2x4 (one pooling window)
+    heap.set([0.5, 0.25, -1, 2], 32); // dy: 1x1x1x4
+    k?.maxPoolGrad2x2(64, 128, 192, 1, 1, 2, 16);
+    // The maximum of each channel is the last of the 2x2 window (x = 13..16): the gradient goes there only.
+    expect(Array.from(heap.subarray(48, 64))).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.25, -1, 2]);
+  });
+
   it('returns null (JS path) when the backend exposes no memory', () => {
     expect(simdKernels({})).toBeNull();
     expect(simdKernels(null)).toBeNull();

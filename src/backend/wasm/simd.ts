@@ -114,21 +114,6 @@ export interface SimdKernels {
 }
 
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
-/** Memories of modules that import theirs (the threaded build), recorded by whoever created them. */
-const importedMemories = new WeakMap<object, WebAssembly.Memory>();
-
-/**
- * Records the memory of a wasm backend module that does not export it (the threaded build imports a
- * shared memory it creates itself), so that {@link simdKernels} can bind to it.
- * @example
- * ```ts
- * rememberWasmMemory((tf.backend() as unknown as { wasm: object }).wasm, capturedMemory);
- * ```
- */
-export function rememberWasmMemory(wasmModule: object, memory: WebAssembly.Memory): void {
-  importedMemories.set(wasmModule, memory);
-}
-
 /**
  * The helpers for the backend whose emscripten module is `wasmModule`, or null when unavailable.
  * @example
@@ -140,10 +125,10 @@ export function rememberWasmMemory(wasmModule: object, memory: WebAssembly.Memor
  * ```
  */
 export function simdKernels(wasmModule: unknown): SimdKernels | null {
-  const exported = (wasmModule as { asm?: { memory?: unknown } } | null)?.asm?.memory;
-  const memory =
-    exported ??
-    (wasmModule != null && typeof wasmModule === 'object' ? importedMemories.get(wasmModule) : undefined);
+  const module = wasmModule as { asm?: { memory?: unknown }; wasmMemory?: unknown } | null;
+  // The single-threaded build exports its memory; the threaded build (a cross-origin isolated page) imports a
+  // shared one it creates itself and publishes it as Module.wasmMemory for its workers.
+  const memory = module?.asm?.memory ?? module?.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
   if (cache.has(memory)) return cache.get(memory) ?? null;
   let kernels: SimdKernels | null = null;
