@@ -15,6 +15,7 @@ import { buildCnn } from '../../src/cnn/build.js';
 import { trainCnn } from '../../src/cnn/train.js';
 import { useBackend } from '../helpers/backends.js';
 import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
+import { closeServer } from '../helpers/http-server.js';
 
 const COUNT = 128;
 /** Deterministic images and labels, the same in the page and here. */
@@ -112,11 +113,7 @@ describe.skipIf(!HAS_CHROMIUM)('wasm training in an isolated Chromium page (thre
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((r) => {
-      if (!server) return r();
-      server.closeAllConnections();
-      server.close(() => r());
-    });
+    await closeServer(server);
   });
 
   it('binds the SIMD kernels to the shared memory and trains as Node does, leaving no tensor', async () => {

@@ -14,6 +14,7 @@ import { buildCnn } from '../../src/cnn/build.js';
 import { loadModel, saveModel } from '../../src/cnn/io-node.js';
 import { useBackend } from '../helpers/backends.js';
 import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
+import { closeServer } from '../helpers/http-server.js';
 
 const PAGE_SCRIPT = `
   import * as tf from '@tensorflow/tfjs-core';
@@ -99,11 +100,7 @@ describe.skipIf(!HAS_CHROMIUM)('the universal loader in headless Chromium', () =
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((r) => {
-      if (!server) return r();
-      server.closeAllConnections();
-      server.close(() => r());
-    });
+    await closeServer(server);
     rmSync(root, { recursive: true, force: true });
   });
 

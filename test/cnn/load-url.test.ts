@@ -18,7 +18,7 @@ import { FashionMnistError } from '../../src/errors.js';
 import * as rootEntry from '../../src/index.js';
 import * as nodeEntry from '../../src/node.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
-import { startServer, type TestServer } from '../helpers/http-server.js';
+import { closeServer, startServer, type TestServer } from '../helpers/http-server.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fmnist-load-url-'));
 const dir = join(root, 'm');
@@ -200,11 +200,7 @@ async function rawServer(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/m/`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => closeServer(server),
   };
 }
 

@@ -38,6 +38,15 @@ function streamForever(res: ServerResponse, chunk: Buffer, count: (n: number) =>
   pump();
 }
 
+/** Closes `server` now: open (keep-alive, stalled or streaming) connections are cut, not waited for. */
+export function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise<void>((r) => {
+    if (!server) return r();
+    server.closeAllConnections();
+    server.close(() => r());
+  });
+}
+
 export async function startServer(): Promise<TestServer> {
   const routes = new Map<string, Route>();
   const hits: string[] = [];
@@ -91,10 +100,6 @@ export async function startServer(): Promise<TestServer> {
     get endlessBytes() {
       return state.endlessBytes;
     },
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => closeServer(server),
   };
 }

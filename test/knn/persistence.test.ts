@@ -14,7 +14,7 @@ import { FashionMnistError } from '../../src/errors.js';
 import { KnnClassifier, loadKnn as loadUniversal, saveKnn as saveUniversal } from '../../src/knn/index.js';
 import { loadKnn, saveKnn } from '../../src/node.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
-import { startServer, type TestServer } from '../helpers/http-server.js';
+import { closeServer, startServer, type TestServer } from '../helpers/http-server.js';
 import { randomLabels, randomRows } from './reference.js';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
@@ -317,8 +317,7 @@ describe('loading k-NN over http', () => {
       expect(await codeOf(loadUniversal(url, { maxBytes: 1 << 20 }))).toBe('TOO_LARGE');
       expect(sent).toBeLessThan(64 * 2 ** 20); // the download was abandoned, not read to the end
     } finally {
-      chunked.closeAllConnections();
-      await new Promise<void>((r) => chunked.close(() => r()));
+      await closeServer(chunked);
     }
   });
 
@@ -331,8 +330,7 @@ describe('loading k-NN over http', () => {
       expect((e as FashionMnistError).code).toBe('TIMEOUT');
       expect((e as FashionMnistError).message).toContain('timeoutMs');
     } finally {
-      silent.closeAllConnections();
-      await new Promise<void>((r) => silent.close(() => r()));
+      await closeServer(silent);
     }
   });
 });

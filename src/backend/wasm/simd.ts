@@ -81,14 +81,7 @@ export interface SimdKernels {
     bias: number,
     out: number,
     codes: number,
-    N: number,
-    PH: number,
-    PW: number,
-    HP: number,
-    WP: number,
-    KH: number,
-    KW: number,
-    Co: number,
+    ...shape: ConvReluPoolShape
   ): void;
   /** {@link SimdKernels.convReluPool} for a 2x2 filter (taps in registers; same arguments and results). */
   convReluPool2x2: SimdKernels['convReluPool'];
@@ -100,18 +93,26 @@ export interface SimdKernels {
     dF: number,
     dB: number,
     scratch: number,
-    N: number,
-    PH: number,
-    PW: number,
-    HP: number,
-    WP: number,
-    KH: number,
-    KW: number,
-    Co: number,
+    ...shape: ConvReluPoolShape
   ): void;
   /** {@link SimdKernels.convReluPoolGrad} for a 2x2 filter (sums in registers; same arguments and results). */
   convReluPoolGrad2x2: SimdKernels['convReluPoolGrad'];
 }
+
+/**
+ * The shape arguments shared by the fused first-block kernels: batch, pooled height and width, padded input
+ * height and width, filter height and width, output channels.
+ */
+type ConvReluPoolShape = [
+  N: number,
+  PH: number,
+  PW: number,
+  HP: number,
+  WP: number,
+  KH: number,
+  KW: number,
+  Co: number,
+];
 
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 /**
