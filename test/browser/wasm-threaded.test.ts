@@ -5,7 +5,6 @@
 // in the page gives the losses of the same run in Node.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import type { Browser } from 'playwright-core';
@@ -14,7 +13,7 @@ import { installWasmTrainingKernels } from '../../src/backend/wasm/index.js';
 import { buildCnn } from '../../src/cnn/build.js';
 import { trainCnn } from '../../src/cnn/train.js';
 import { useBackend } from '../helpers/backends.js';
-import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
+import { HAS_CHROMIUM, launchChromium, pageResults } from '../helpers/chromium.js';
 import { closeServer } from '../helpers/http-server.js';
 
 const COUNT = 128;
@@ -117,21 +116,14 @@ describe.skipIf(!HAS_CHROMIUM)('wasm training in an isolated Chromium page (thre
   });
 
   it('binds the SIMD kernels to the shared memory and trains as Node does, leaving no tensor', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.waitForFunction(() => (window as { results?: unknown }).results !== undefined, undefined, {
-      timeout: 120_000,
-    });
-    const results = (await page.evaluate(() => (window as { results?: unknown }).results)) as {
+    const { results, errors } = await pageResults<{
       error?: string;
       isolated: boolean;
       multithread: boolean;
       bound: boolean;
       losses: number[];
       left: number;
-    };
+    }>(browser, server);
     expect(results.error).toBeUndefined();
     expect(errors).toEqual([]);
     expect(results.isolated, 'the page is cross-origin isolated').toBe(true);
@@ -141,6 +133,5 @@ describe.skipIf(!HAS_CHROMIUM)('wasm training in an isolated Chromium page (thre
     // Same seeded run; XNNPACK on 2 threads may sum in another order than on one.
     for (const [i, loss] of results.losses.entries()) expect(loss).toBeCloseTo(expected[i]!, 4);
     expect(results.left).toBe(0);
-    await page.close();
   }, 180_000);
 });

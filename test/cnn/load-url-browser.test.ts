@@ -3,7 +3,6 @@
 // load + dispose leaves no tensor; a manifest path outside the folder and a stalled weight file are refused.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCnn } from '../../src/cnn/build.js';
 import { loadModel, saveModel } from '../../src/cnn/io-node.js';
 import { useBackend } from '../helpers/backends.js';
-import { HAS_CHROMIUM, launchChromium } from '../helpers/chromium.js';
+import { HAS_CHROMIUM, launchChromium, pageResults } from '../helpers/chromium.js';
 import { closeServer } from '../helpers/http-server.js';
 
 const PAGE_SCRIPT = `
@@ -105,21 +104,14 @@ describe.skipIf(!HAS_CHROMIUM)('the universal loader in headless Chromium', () =
   });
 
   it('loads by a relative URL, predicts as in Node, frees everything, refuses traversal and stalls', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.waitForFunction(() => (window as { results?: unknown }).results !== undefined, undefined, {
-      timeout: 120_000,
-    });
-    const results = (await page.evaluate(() => (window as { results?: unknown }).results)) as {
+    const { results, errors } = await pageResults<{
       error?: string;
       out: number[];
       left: number;
       traversal: string;
       stalled: string;
       stalledMs: number;
-    };
+    }>(browser, server);
     expect(results.error).toBeUndefined();
     expect(errors).toEqual([]);
     expect(results.out).toHaveLength(10);
@@ -129,6 +121,5 @@ describe.skipIf(!HAS_CHROMIUM)('the universal loader in headless Chromium', () =
     expect((server as Server & { hits: string[] }).hits).not.toContain('/secret.bin');
     expect(results.stalled).toBe('TIMEOUT');
     expect(results.stalledMs).toBeLessThan(30_000); // generous: it hung for good before
-    await page.close();
   });
 });
