@@ -266,9 +266,10 @@ if (!flag('no-threads') && !ONLY_ROUNDS) {
   }
 }
 
-// Chromium: the same trainCnn on wasm in a browser, where the wasm backend's threaded build starts natively
-// (asked for 2 threads; its pthread pool is sized from navigator.hardwareConcurrency, so the row names the count
-// XNNPACK really got)
+// Chromium: the same trainCnn on wasm + kernels in a browser, on a cross-origin isolated page, where the wasm
+// backend's threaded build starts natively (asked for 2 threads; its pthread pool is sized from
+// navigator.hardwareConcurrency, so the row names the count XNNPACK really got), and on a plain page (the
+// single-threaded build, what most sites get)
 if (flag('browser') && !ONLY_ROUNDS) {
   const { browserTrainThroughput } = await import('./cnn-browser.js');
   const n = Math.min(TRAIN_IMAGES + BATCH, data.train.count);
@@ -276,12 +277,15 @@ if (flag('browser') && !ONLY_ROUNDS) {
     const results = await browserTrainThroughput(
       data.train.images.subarray(0, n * 784),
       data.train.labels.subarray(0, n),
-      [2],
+      [
+        { threads: 2, isolated: true },
+        { threads: 1, isolated: false },
+      ],
       TRAIN_IMAGES,
     );
     for (const r of results) {
       rows.push({
-        name: `Chromium wasm + kernels, ${r.threads} thr`,
+        name: r.isolated ? `Chromium, isolated, ${r.threads} thr` : 'Chromium, plain page',
         trainImagesPerSec: r.imagesPerSec,
         trainNote: r.note,
         inferImagesPerSec: null,

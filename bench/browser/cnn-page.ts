@@ -10,7 +10,14 @@ import { buildCnn, trainCnn } from '../../src/cnn/index.js';
 declare global {
   interface Window {
     __benchResult?:
-      | { imagesPerSec: number; threads: number; isolated: boolean; multithread: boolean }
+      | {
+          imagesPerSec: number;
+          threads: number;
+          isolated: boolean;
+          multithread: boolean;
+          /** With ?profile=1: kernel milliseconds per batch by kernel name (tf.profile of a second pass). */
+          kernelMs?: Record<string, number>;
+        }
       | { error: string };
   }
 }
@@ -34,12 +41,23 @@ async function main(): Promise<void> {
   const n = Math.min(images, count);
   const part = { ...split, images: img!.subarray(0, n * 784), labels: lab!.subarray(0, n), count: n };
   const history = await trainCnn(model, part, { epochs: 1, batchSize: 64, seed: 1 });
+  let kernelMs: Record<string, number> | undefined;
+  if (params.get('profile') === '1') {
+    const batches = Math.floor(n / 64);
+    const info = await tf.profile(() =>
+      trainCnn(model, part, { epochs: 1, batchSize: 64, seed: 1 }).then(() => 0),
+    );
+    kernelMs = {};
+    for (const k of info.kernels)
+      kernelMs[k.name] = (kernelMs[k.name] ?? 0) + Number(k.kernelTimeMs) / batches;
+  }
   model.dispose();
   window.__benchResult = {
     imagesPerSec: n / history.seconds,
     threads: getThreadsCount(),
     isolated: globalThis.crossOriginIsolated === true,
     multithread: (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true,
+    ...(kernelMs ? { kernelMs } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 // Dropout whose masks can come from the library's seeded random source. tfjs-layers' Dropout draws its masks
 // from Math.random unless its (private) seed is set, and a fixed seed would give the same mask on every batch;
 // this layer draws a fresh mask key per training call from a RandomSource that trainCnn hands it through a
-// public method, and then draws the mask itself with the WebAssembly generator of dropout-mask.ts (one
+// public method, and then draws the mask itself with the WebAssembly generator of internal/dropout-mask.ts (one
 // multiply by the mask; its gradient is the same multiply). Without a source it is tfjs-layers' Dropout: same
 // config (rate, noiseShape, seed), same op (tf.dropout), identity at inference, and it serialises under the
 // class name 'Dropout', so that a saved model is a standard layers model that any TensorFlow.js or Keras
@@ -9,8 +9,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { layers, type Shape } from '@tensorflow/tfjs-layers';
+import { dropoutMultipliers } from '../internal/dropout-mask.js';
+import { DROPOUT_MASK_KERNEL } from '../internal/kernel-names.js';
 import type { RandomSource } from '../internal/random.js';
-import { dropoutMultipliers } from './dropout-mask.js';
+
+/**
+ * The seeded dropout mask for (`rate`, `key`) as a float32 tensor of `shape`: made on the backend where it has
+ * the library's mask kernel (wasm with the training kernels: written straight into the tensor's memory), else
+ * drawn into a JS array and uploaded. The same bits either way.
+ */
+export function dropoutMaskTensor(shape: number[], rate: number, key: number): tf.Tensor {
+  if (tf.getKernel(DROPOUT_MASK_KERNEL, tf.getBackend()) != null) {
+    return tf.engine().runKernel(DROPOUT_MASK_KERNEL, {}, { shape, rate, key }) as tf.Tensor;
+  }
+  return tf.tensor(dropoutMultipliers(tf.util.sizeFromShape(shape), rate, key), shape, 'float32');
+}
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
 
@@ -68,10 +81,7 @@ export class SeededDropout extends layers.Layer {
       const key = 1 + Math.floor(this.random() * 2 ** 31);
       const shape = noiseShape ?? x.shape;
       const rate = this.rate;
-      return tf.tidy(() => {
-        const mask = tf.tensor(dropoutMultipliers(tf.util.sizeFromShape(shape), rate, key), shape, 'float32');
-        return tf.mul(x, mask);
-      });
+      return tf.tidy(() => tf.mul(x, dropoutMaskTensor(shape, rate, key)));
     }
     // tfjs treats a seed of 0 as "no seed" (Math.random).
     return tf.tidy(() => tf.dropout(x, this.rate, noiseShape, this.seed ?? undefined));

@@ -22,8 +22,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { FashionMnistError } from '../errors.js';
 import { CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL } from '../internal/kernel-names.js';
 import { createRandomSource, freshSeed, type RandomSource } from '../internal/random.js';
-import { SeededDropout } from './dropout.js';
-import { dropoutMultipliers } from './dropout-mask.js';
+import { dropoutMaskTensor, SeededDropout } from './dropout.js';
 import { canApplyGradients, compiledLoss } from './layers.js';
 
 /** The clipping epsilon of tfjs-layers' categorical cross-entropy (its `epsilon()`). */
@@ -264,7 +263,7 @@ export function fusedStepPlan(
             if (s.rate > 0 && s.rate < 1) {
               // as SeededDropout.call: one key per call, then the whole mask
               const key = 1 + Math.floor(source() * 2 ** 31);
-              const mask = tf.tensor(dropoutMultipliers(a.size, s.rate, key), a.shape, 'float32');
+              const mask = dropoutMaskTensor(a.shape, s.rate, key);
               saved.push([mask]);
               a = tf.mul(a, mask);
             } else {

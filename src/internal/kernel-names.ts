@@ -24,3 +24,10 @@ export const CONV_RELU_POOL_KERNEL = 'FashionMnistConvReluPool';
  * dFilter [KH, KW, 1, Co] and dBias [Co]. Registered for `wasm` by `installWasmTrainingKernels`.
  */
 export const CONV_RELU_POOL_GRAD_KERNEL = 'FashionMnistConvReluPoolGrad';
+
+/**
+ * A seeded dropout mask made on the backend (src/internal/dropout-mask.ts's generator): no inputs; attributes
+ * `shape` (the mask's), `rate` in (0, 1), `key` (a 32-bit integer); outputs the float32 mask of that shape,
+ * bit-identical to `dropoutMultipliers`. Registered for `wasm` by `installWasmTrainingKernels`.
+ */
+export const DROPOUT_MASK_KERNEL = 'FashionMnistDropoutMask';

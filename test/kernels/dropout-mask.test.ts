@@ -1,10 +1,16 @@
 // The dropout-mask generator (src/kernels/dropout_mask.wat, SIMD) against its JS twin and against the
-// formula written out independently here; its statistics; and SeededDropout, which uses it for seeded
-// training: the same masks on cpu and wasm, the mask as the gradient, noiseShape broadcasting, no leaks.
+// formula written out independently here; its statistics; the wasm backend's FashionMnistDropoutMask kernel,
+// which runs it in the backend's heap (plain and shared memory, and its JS path); and SeededDropout, which uses
+// it for seeded training: the same masks on cpu and wasm, the mask as the gradient, noiseShape broadcasting,
+// no leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { SeededDropout } from '../../src/cnn/dropout.js';
-import { dropoutMaskInWasm, dropoutMultipliers } from '../../src/cnn/dropout-mask.js';
+import { makeDropoutMask } from '../../src/backend/wasm/dropout_mask.js';
+import { installWasmTrainingKernels } from '../../src/backend/wasm/index.js';
+import { simdKernels } from '../../src/backend/wasm/simd.js';
+import { dropoutMaskTensor, SeededDropout } from '../../src/cnn/dropout.js';
+import { dropoutMaskInWasm, dropoutMultipliers } from '../../src/internal/dropout-mask.js';
+import { DROPOUT_MASK_KERNEL } from '../../src/internal/kernel-names.js';
 import { createRandomSource } from '../../src/internal/random.js';
 import { BACKENDS, useBackend } from '../helpers/backends.js';
 
@@ -80,6 +86,92 @@ describe('dropoutMultipliers', () => {
   });
 });
 
+/** The mask's bits, for exact comparison (0 and scale, but -0 or NaN would show). */
+const bits = (a: Float32Array | ArrayLike<number>) =>
+  Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+describe("FashionMnistDropoutMask: the generator in the wasm backend's heap", () => {
+  const SHAPES = [[1], [3], [4], [5], [7], [2, 3, 4, 5], [64, 7, 7, 32], [64, 14, 14, 64]];
+
+  it("writes dropoutMultipliers' bits straight into a tensor, for every tail length, and leaks nothing", async () => {
+    installWasmTrainingKernels();
+    await useBackend('wasm');
+    expect(tf.getKernel(DROPOUT_MASK_KERNEL, 'wasm')).toBeDefined();
+    const before = tf.memory().numTensors;
+    for (const shape of SHAPES) {
+      for (const [rate, key] of [
+        [0.3, 12345],
+        [0.5, -7],
+        [0.1, 2 ** 31 - 1],
+      ] as const) {
+        const n = tf.util.sizeFromShape(shape);
+        const t = dropoutMaskTensor(shape, rate, key);
+        expect(t.shape).toEqual(shape);
+        expect(t.dtype).toBe('float32');
+        expect(bits(t.dataSync()), `${shape} ${rate} ${key}`).toEqual(
+          bits(dropoutMultipliers(n, rate, key, false)),
+        );
+        t.dispose();
+      }
+    }
+    // an empty mask is a valid empty tensor
+    const empty = dropoutMaskTensor([0, 3], 0.5, 1);
+    expect(empty.shape).toEqual([0, 3]);
+    empty.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('is what dropoutMaskTensor gives on cpu too (uploaded from JS there)', async () => {
+    await useBackend('cpu');
+    expect(tf.getKernel(DROPOUT_MASK_KERNEL, 'cpu')).toBeUndefined();
+    const t = dropoutMaskTensor([2, 3, 4, 5], 0.3, 99);
+    expect(bits(t.dataSync())).toEqual(bits(dropoutMultipliers(120, 0.3, 99, false)));
+    t.dispose();
+  });
+
+  it('works in a shared memory (the threaded build) at any 4-byte offset, writing nothing past the mask', () => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 16, shared: true });
+    const k = simdKernels({ asm: {}, wasmMemory: memory });
+    expect(k).not.toBeNull();
+    const heap = new Float32Array(memory.buffer);
+    for (const [at, n] of [
+      [16, 1],
+      [20, 7],
+      [36, 1001],
+    ] as const) {
+      heap.fill(123);
+      k?.dropoutMask(at * 4, n, 4242, Math.round(0.3 * 2 ** 32), Math.fround(1 / 0.7));
+      expect(bits(heap.subarray(at, at + n))).toEqual(bits(dropoutMultipliers(n, 0.3, 4242, false)));
+      expect(heap[at - 1]).toBe(123);
+      expect(heap[at + n]).toBe(123);
+    }
+  });
+
+  it('fills the tensor with the JS generator where the SIMD module cannot bind (no backend memory found)', () => {
+    // A backend whose heap the kernels cannot find (no asm.memory, no wasmMemory): the kernel's JS path.
+    const heap = new Uint8Array(4096);
+    const made: { dataId: object; shape: number[]; dtype: 'float32' }[] = [];
+    const offsets = new Map<object, { memoryOffset: number }>();
+    const backend = {
+      wasm: { HEAPU8: heap },
+      dataIdMap: { get: (id: object) => offsets.get(id) },
+      makeOutput(shape: number[]) {
+        const info = { dataId: {}, shape, dtype: 'float32' as const };
+        offsets.set(info.dataId, { memoryOffset: 64 });
+        made.push(info);
+        return info;
+      },
+      disposeData: () => true,
+    };
+    new Float32Array(heap.buffer).fill(123);
+    const out = makeDropoutMask()({ inputs: {}, backend, attrs: { shape: [3, 5], rate: 0.5, key: 77 } });
+    expect(made).toHaveLength(1);
+    expect(out).toBe(made[0]);
+    expect(bits(new Float32Array(heap.buffer, 64, 15))).toEqual(bits(dropoutMultipliers(15, 0.5, 77, false)));
+    expect(new Float32Array(heap.buffer)[64 / 4 + 15]).toBe(123);
+  });
+});
+
 describe('SeededDropout with a random source: masks from the generator', () => {
   /** One layer, one source: a gradient through one training call, then the output of a second call. */
   const run = async (backend: (typeof BACKENDS)[number]) => {
@@ -122,7 +214,8 @@ describe('SeededDropout with a random source: masks from the generator', () => {
     tf.dispose([x, g!, y]);
   });
 
-  it('gives the same outputs and gradients on cpu and wasm, and leaks nothing', async () => {
+  it('gives the same outputs and gradients on cpu and wasm (masks made in the heap there), and leaks nothing', async () => {
+    installWasmTrainingKernels();
     const results = [];
     for (const backend of BACKENDS) {
       const { out, leaked } = await run(backend);

@@ -10,6 +10,7 @@ import {
 } from './conv_relu_pool.js';
 import { makeConv2DBackpropFilter } from './conv2d_backprop_filter.js';
 import { makeConv2DBackpropInput } from './conv2d_backprop_input.js';
+import { DROPOUT_MASK_KERNEL, makeDropoutMask } from './dropout_mask.js';
 import { makeCast, makeIdentity } from './identity.js';
 import { makeMaxPoolGrad } from './max_pool_grad.js';
 import { makeMean, makeSum } from './sum.js';
@@ -36,6 +37,7 @@ export const WASM_TRAINING_KERNELS = Object.freeze([
   'FashionMnistAdamStep',
   'FashionMnistConvReluPool',
   'FashionMnistConvReluPoolGrad',
+  'FashionMnistDropoutMask',
 ] as const);
 
 /**
@@ -62,7 +64,8 @@ export interface WasmTrainingInstall {
   /**
    * Kernels that replace a stock wasm kernel (the rest were missing: `Conv2DBackpropFilter`, and this library's
    * own `FashionMnistAdamStep`, the one-pass Adam update that `buildCnn`'s optimizer uses when present, and
-   * `FashionMnistConvReluPool`/`FashionMnistConvReluPoolGrad`, the fused first conv block).
+   * `FashionMnistConvReluPool`/`FashionMnistConvReluPoolGrad`, the fused first conv block, and
+   * `FashionMnistDropoutMask`, seeded dropout masks made in the heap).
    */
   replaced: WasmTrainingKernel[];
   /** True when the kernels were already in place and nothing changed. */
@@ -115,7 +118,9 @@ function register(
  * It also registers `FashionMnistAdamStep`, one pass per variable for the Adam update of `buildCnn`'s optimizer
  * (tfjs's Adam runs about a dozen element-wise kernels per variable), with the same float32 arithmetic, and
  * `FashionMnistConvReluPool`/`FashionMnistConvReluPoolGrad`: conv of a one-channel image + bias + ReLU + 2x2/2
- * max pool fused, forward and filter/bias gradient, for a training step that calls them directly.
+ * max pool fused, forward and filter/bias gradient, for a training step that calls them directly; and
+ * `FashionMnistDropoutMask`, which writes a seeded dropout mask (the generator of seeded training) straight into
+ * a tensor in the backend's memory.
  *
  * Call it once, after importing `@tensorflow/tfjs-backend-wasm`; before or after `setBackend('wasm')`
  * both work (each replacement runs the setup of the stock kernels it calls). Calling it again does
@@ -164,6 +169,7 @@ export function installWasmTrainingKernels(): WasmTrainingInstall {
   register(ADAM_KERNEL, makeAdamStep(), []);
   register(CONV_RELU_POOL_KERNEL, makeConvReluPool(), []);
   register(CONV_RELU_POOL_GRAD_KERNEL, makeConvReluPoolGrad(), []);
+  register(DROPOUT_MASK_KERNEL, makeDropoutMask(), []);
   saved = before;
   return {
     installed: [...WASM_TRAINING_KERNELS],

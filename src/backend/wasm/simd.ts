@@ -1,5 +1,6 @@
-// The SIMD max-pool gradient, Adam step, narrow filter gradient and fused conv/ReLU/pool block
-// (src/kernels/max_pool_grad.wat, adam.wat, filter_grad_t4.wat and conv_relu_pool.wat, assembled at build
+// The SIMD max-pool gradient, Adam step, narrow filter gradients, fused conv/ReLU/pool block and dropout masks
+// (src/kernels/max_pool_grad.wat, adam.wat, filter_grad_t4.wat, filter_grad_runs.wat, conv_relu_pool.wat and
+// dropout_mask.wat, assembled at build
 // time by scripts/build-wasm.mjs) instantiated over the wasm backend's own memory, so they work on tensors in
 // place. When SIMD is unavailable (feature detection: `WebAssembly.validate` on the kernel) or the
 // backend's memory cannot be found, `simdKernels` returns null and the callers keep their JS path.
@@ -9,6 +10,8 @@ import {
   adamShared,
   convReluPool,
   convReluPoolShared,
+  dropoutMask,
+  dropoutMaskShared,
   filterGradRuns,
   filterGradRunsShared,
   filterGradT4,
@@ -97,6 +100,11 @@ export interface SimdKernels {
   ): void;
   /** {@link SimdKernels.convReluPoolGrad} for a 2x2 filter (sums in registers; same arguments and results). */
   convReluPoolGrad2x2: SimdKernels['convReluPoolGrad'];
+  /**
+   * `n` seeded dropout multipliers (src/kernels/dropout_mask.wat) written at `out`: `scale` where the draw for
+   * (i, key) is at least the unsigned `threshold`, else 0.
+   */
+  dropoutMask(out: number, n: number, key: number, threshold: number, scale: number): void;
 }
 
 /**
@@ -140,7 +148,8 @@ export function simdKernels(wasmModule: unknown): SimdKernels | null {
     const grad = kernelModule(shared ? filterGradT4Shared : filterGradT4);
     const block = kernelModule(shared ? convReluPoolShared : convReluPool);
     const runs = kernelModule(shared ? filterGradRunsShared : filterGradRuns);
-    if (pool != null && step != null && grad != null && block != null && runs != null) {
+    const mask = kernelModule(shared ? dropoutMaskShared : dropoutMask);
+    if (pool != null && step != null && grad != null && block != null && runs != null && mask != null) {
       const imports = { env: { memory } };
       const exportsOf = (mod: WebAssembly.Module) => new WebAssembly.Instance(mod, imports).exports;
       kernels = {
@@ -148,6 +157,7 @@ export function simdKernels(wasmModule: unknown): SimdKernels | null {
         ...(exportsOf(step) as unknown as Pick<SimdKernels, 'adamStep'>),
         ...(exportsOf(grad) as unknown as Pick<SimdKernels, 'filterGradT4'>),
         ...(exportsOf(runs) as unknown as Pick<SimdKernels, 'filterGradRuns'>),
+        ...(exportsOf(mask) as unknown as Pick<SimdKernels, 'dropoutMask'>),
         ...(exportsOf(block) as unknown as Pick<
           SimdKernels,
           'convReluPool' | 'convReluPool2x2' | 'convReluPoolGrad' | 'convReluPoolGrad2x2'
