@@ -1,9 +1,10 @@
 // Reference CNN throughput on the CPU backends available without a native add-on, against PyTorch
 // measured in the same run (before and after ours; the mean is the anchor): training through the public
 // trainCnn (seeded, batch 64, Adam 1e-3, buildCnn defaults; one warm-up batch first) and inference
-// (model.predict on the 10,000 test images). With --browser, the same training in Debian's Chromium on wasm
-// (cross-origin isolated, so that the threaded build can start). Results are noisy on a shared machine: compare the ratios printed at the end,
-// not the absolute figures.
+// (model.predict on the 10,000 test images). With --browser, the same training in Debian's Chromium on wasm, on
+// a cross-origin isolated page (the threaded build) and on a plain one. --profile adds tf.profile's kernel
+// table of a batch (and, with --browser, of each page's training). Results are noisy on a shared machine:
+// compare the ratios printed at the end, not the absolute figures.
 //
 //   npm run bench:cnn [-- --train-images 6400 --cpu-images 128 --rounds 3 --only-rounds --no-torch --no-threads --browser --json out.json --profile]
 import { execFileSync } from 'node:child_process';
@@ -106,16 +107,21 @@ async function profileBatch(model: tfl.LayersModel, split: Split): Promise<strin
     await model.trainOnBatch(xs, ys);
   });
   tf.dispose([xs, ys]);
-  const byKernel = new Map<string, number>();
-  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
-  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  const byKernel: Record<string, number> = {};
+  for (const k of info.kernels) byKernel[k.name] = (byKernel[k.name] ?? 0) + Number(k.kernelTimeMs);
+  return kernelTable(byKernel);
+}
+
+/** The top 12 kernels of a per-batch profile (milliseconds by kernel name), with the total, as lines. */
+function kernelTable(byKernel: Record<string, number>): string[] {
+  const total = Object.values(byKernel).reduce((a, b) => a + b, 0);
   return [
     `kernel time ${total.toFixed(1)} ms per batch of ${BATCH}:`,
-    ...[...byKernel]
+    ...Object.entries(byKernel)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 12)
       .map(
-        ([k, ms]) => `  ${k.padEnd(22)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / total).toFixed(0)}%`,
+        ([k, ms]) => `  ${k.padEnd(30)} ${ms.toFixed(2).padStart(7)} ms  ${((100 * ms) / total).toFixed(0)}%`,
       ),
   ];
 }
@@ -270,6 +276,7 @@ if (!flag('no-threads') && !ONLY_ROUNDS) {
 // backend's threaded build starts natively (asked for 2 threads; its pthread pool is sized from
 // navigator.hardwareConcurrency, so the row names the count XNNPACK really got), and on a plain page (the
 // single-threaded build, what most sites get)
+const browserProfiles: { page: string; lines: string[] }[] = [];
 if (flag('browser') && !ONLY_ROUNDS) {
   const { browserTrainThroughput } = await import('./cnn-browser.js');
   const n = Math.min(TRAIN_IMAGES + BATCH, data.train.count);
@@ -278,8 +285,8 @@ if (flag('browser') && !ONLY_ROUNDS) {
       data.train.images.subarray(0, n * 784),
       data.train.labels.subarray(0, n),
       [
-        { threads: 2, isolated: true },
-        { threads: 1, isolated: false },
+        { threads: 2, isolated: true, profile: flag('profile') },
+        { threads: 1, isolated: false, profile: flag('profile') },
       ],
       TRAIN_IMAGES,
     );
@@ -290,6 +297,8 @@ if (flag('browser') && !ONLY_ROUNDS) {
         trainNote: r.note,
         inferImagesPerSec: null,
       });
+      if (r.kernelMs)
+        browserProfiles.push({ page: r.isolated ? 'isolated' : 'plain', lines: kernelTable(r.kernelMs) });
     }
   } catch (e) {
     console.log(`Chromium not measured: ${String((e as Error).message).split('\n')[0]}`);
@@ -387,9 +396,12 @@ if (rounds.length) {
   console.log(`  same, cnnWorkerPool (2 threads):    ${show(against((r) => r.pool))}`);
 }
 if (profile.length) console.log(`\nwasm + wasm-training, one batch (tf.profile):\n${profile.join('\n')}`);
+for (const { page, lines } of browserProfiles) {
+  console.log(`\nChromium, ${page} page, trainCnn (tf.profile, mean per batch):\n${lines.join('\n')}`);
+}
 if (jsonOut) {
   writeFileSync(
     jsonOut,
-    `${JSON.stringify({ machine, trainImages: TRAIN_IMAGES, rows, rounds, profile }, null, 2)}\n`,
+    `${JSON.stringify({ machine, trainImages: TRAIN_IMAGES, rows, rounds, profile, browserProfiles }, null, 2)}\n`,
   );
 }

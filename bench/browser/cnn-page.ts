@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const history = await trainCnn(model, part, { epochs: 1, batchSize: 64, seed: 1 });
   let kernelMs: Record<string, number> | undefined;
   if (params.get('profile') === '1') {
-    const batches = Math.floor(n / 64);
+    const batches = Math.ceil(n / 64);
     const info = await tf.profile(() =>
       trainCnn(model, part, { epochs: 1, batchSize: 64, seed: 1 }).then(() => 0),
     );

@@ -18,10 +18,10 @@ export const PRETRAINED_MODELS = Object.freeze({
   'fashion-cnn': { folder: 'models/fashion-cnn' },
   /**
    * The second model: the batch-normalised VGG-style network (`buildCnn({ architecture: 'vgg-bn' })`, 427,626
-   * parameters) trained by `scripts/train-pretrained.ts` in two stages (presets `fashion-vgg-bn`, 30 epochs at Adam 2e-3
-   * cosine to 0, then `fashion-vgg-bn-stage2`, a warm restart for 24 epochs at 1e-3; batch 128, random crop and
-   * flip, random erasing p 0.1): 94.07 % on the 10,000
-   * test images (recorded in `docs/pretrained-vgg-bn.json`). Slower per image (about 15 million multiply-adds
+   * parameters) trained by `scripts/train-pretrained.ts` in two stages (presets `fashion-vgg-bn`, 30 epochs at
+   * Adam 2e-3 cosine to 0, then `fashion-vgg-bn-stage2`, a warm restart for 24 epochs at 1e-3; batch 128, random
+   * crop and flip, random erasing p 0.1): 94.07 % on the 10,000 test images (recorded in
+   * `docs/pretrained-vgg-bn.json`). Slower per image (about 15 million multiply-adds
    * against 2.2 million) and more accurate.
    */
   'fashion-vgg-bn': { folder: 'models/fashion-vgg-bn' },

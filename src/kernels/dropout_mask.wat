@@ -1,12 +1,13 @@
 ;; dropoutMask(out, n, key, threshold, scale): writes n float32 dropout multipliers at byte offset `out` of the
 ;; imported memory (the generator's own, or the tfjs wasm backend's heap, straight into a tensor): element i is
-;; `scale` (= 1 / keep probability) when hash(i, key) >= threshold, else 0, where threshold = rate * 2^32 (unsigned) and hash is the counter-based generator
+;; `scale` (= 1 / keep probability) when hash(i, key) >= threshold, else 0, where threshold = rate * 2^32
+;; (unsigned) and hash is the counter-based generator
 ;;
 ;;   h = i * 0x9E3779B9 + key;  h ^= h >>> 16;  h *= 0x7FEB352D;  h ^= h >>> 15;  h *= 0x846CA68B;  h ^= h >>> 16
 ;;
 ;; (all u32 arithmetic; the "lowbias32" finaliser over a Weyl sequence). Counter-based, so element i does not
-;; depend on how the work is split, and src/internal/dropout-mask.ts computes the same masks in JS where this module
-;; cannot run. Four lanes per step with 128-bit SIMD, then a scalar tail; `out` must be 4-byte aligned.
+;; depend on how the work is split, and src/internal/dropout-mask.ts computes the same masks in JS where this
+;; module cannot run. Four lanes per step with 128-bit SIMD, then a scalar tail; `out` must be 4-byte aligned.
 (module
   (import "env" "memory" (memory 1)) ;; @memory
 

@@ -1,9 +1,9 @@
 // The SIMD max-pool gradient, Adam step, narrow filter gradients, fused conv/ReLU/pool block and dropout masks
 // (src/kernels/max_pool_grad.wat, adam.wat, filter_grad_t4.wat, filter_grad_runs.wat, conv_relu_pool.wat and
-// dropout_mask.wat, assembled at build
-// time by scripts/build-wasm.mjs) instantiated over the wasm backend's own memory, so they work on tensors in
-// place. When SIMD is unavailable (feature detection: `WebAssembly.validate` on the kernel) or the
-// backend's memory cannot be found, `simdKernels` returns null and the callers keep their JS path.
+// dropout_mask.wat, assembled at build time by scripts/build-wasm.mjs) instantiated over the wasm backend's own
+// memory, so they work on tensors in place. When SIMD is unavailable (feature detection: `WebAssembly.validate`
+// on the kernel) or the backend's memory cannot be found, `simdKernels` returns null and the callers keep their
+// JS path.
 import { kernelModule } from '../../kernels/load.js';
 import {
   adam,
